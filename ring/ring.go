@@ -180,8 +180,28 @@ func (r *Ring) hasRoom() bool {
 }
 
 func (r *Ring) push(owner uint16, e Entry) error {
+	c, err := r.Reserve(owner)
+	if err != nil {
+		return err
+	}
+	c.Publish(e)
+	return nil
+}
+
+// Reservation is a claimed slot not yet published. Until Publish, the
+// consumer stops at it; if its owner dies, Abandon releases it.
+type Reservation struct {
+	s     *slot
+	pos   uint64
+	owner uint16
+}
+
+// Reserve claims the next slot for owner without publishing it, or returns
+// ErrFull. Most callers use TryPush/Publish, which reserve and publish in
+// one go; Reserve exists for callers that fill an entry in place.
+func (r *Ring) Reserve(owner uint16) (Reservation, error) {
 	if owner > ownerMask {
-		return ErrBadOwner
+		return Reservation{}, ErrBadOwner
 	}
 	for {
 		t := r.tail.Load()
@@ -193,20 +213,25 @@ func (r *Ring) push(owner uint16, e Entry) error {
 				continue
 			}
 			r.tail.CompareAndSwap(t, t+1)
-			s.off, s.len, s.aux, s.tag = e.Off, e.Len, e.Aux, e.Tag
-			s.word.Store(word(t, owner, statePub))
-			return nil
+			return Reservation{s: s, pos: t, owner: owner}, nil
 		case samePos(w, t):
 			// Someone claimed t but has not advanced tail yet: help.
 			r.tail.CompareAndSwap(t, t+1)
 		case samePos(w, t-r.cap):
 			// The consumer has not freed the previous lap's entry.
 			if r.tail.Load() == t {
-				return ErrFull
+				return Reservation{}, ErrFull
 			}
 		}
 		// Otherwise our view of tail was stale: reload.
 	}
+}
+
+// Publish completes the reservation with e. It does not wake the consumer:
+// call the ring's Notify after the last publish.
+func (c Reservation) Publish(e Entry) {
+	c.s.off, c.s.len, c.s.aux, c.s.tag = e.Off, e.Len, e.Aux, e.Tag
+	c.s.word.Store(word(c.pos, c.owner, statePub))
 }
 
 // Ready reports whether Pop would return an entry (or skip an abandoned
@@ -265,9 +290,13 @@ func (r *Ring) Wait(ctx context.Context, p shm.WaitPolicy) (shm.WaitStats, error
 	return r.data.Wait(ctx, p, r.Ready)
 }
 
-// Wake bumps the data epoch without publishing, so that a parked consumer
-// re-checks its context (used on shutdown).
-func (r *Ring) Wake() { r.data.Bump() }
+// Publish is TryPush without the wake-up: a producer that publishes several
+// entries calls Notify once after the last.
+func (r *Ring) Publish(owner uint16, e Entry) error { return r.push(owner, e) }
+
+// Notify bumps the data epoch, waking a parked consumer. It also serves to
+// make a consumer re-check its context (shutdown).
+func (r *Ring) Notify() { r.data.Bump() }
 
 // Abandon marks every slot that owner holds claimed as abandoned and returns
 // how many it marked. Call it only once owner's process is known to be dead:
