@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/bits"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/inos-node/node/shm"
@@ -167,10 +168,17 @@ func (r *Ring) Push(ctx context.Context, owner uint16, e Entry, p shm.WaitPolicy
 		if !errors.Is(err, ErrFull) {
 			return err
 		}
-		if _, err := r.space.Wait(ctx, p, r.hasRoom); err != nil {
+		if err := r.WaitRoom(ctx, p); err != nil {
 			return err
 		}
 	}
+}
+
+// WaitRoom waits (per p) until the ring has a free slot; a producer calls
+// it after ErrFull, then tries again.
+func (r *Ring) WaitRoom(ctx context.Context, p shm.WaitPolicy) error {
+	_, err := r.space.Wait(ctx, p, r.hasRoom)
+	return err
 }
 
 func (r *Ring) hasRoom() bool {
@@ -255,6 +263,18 @@ func (r *Ring) Stalled() (owner uint16, ok bool) {
 // many it moved, plus how many abandoned slots it stepped over. It never
 // blocks. Consumer only.
 func (r *Ring) PopBatch(dst []Entry) (n, skipped int) {
+	n, skipped = r.Take(dst)
+	r.Release()
+	return n, skipped
+}
+
+// Take is PopBatch without handing the slots back to producers: it copies
+// up to len(dst) entries and moves the consumer's cursor, and Release later
+// frees every slot taken since the last Release. Freeing a slot is a store
+// that must wait for the producer's cache to let go of the line; the
+// dispatcher frees after it has answered, so that wait is not on the
+// round trip. Consumer only.
+func (r *Ring) Take(dst []Entry) (n, skipped int) {
 	h := r.chead
 	for n < len(dst) {
 		s := &r.slots[h&r.mask]
@@ -269,20 +289,29 @@ func (r *Ring) PopBatch(dst []Entry) (n, skipped int) {
 		case stateAband:
 			skipped++
 		default: // free (empty) or claimed (not yet published)
-			goto done
+			r.chead = h
+			return n, skipped
 		}
-		s.word.Store(word(h+r.cap, 0, stateFree))
 		h++
 	}
-done:
-	if h != r.chead {
-		r.chead = h
-		r.head.Store(h)
-		if r.space.Sleepers() != 0 {
-			r.space.Bump()
-		}
-	}
+	r.chead = h
 	return n, skipped
+}
+
+// Release frees the slots taken since the last Release and publishes the
+// new head, waking producers that wait for room. Consumer only.
+func (r *Ring) Release() {
+	old := r.head.Load()
+	if old == r.chead {
+		return
+	}
+	for h := old; h != r.chead; h++ {
+		r.slots[h&r.mask].word.Store(word(h+r.cap, 0, stateFree))
+	}
+	r.head.Store(r.chead)
+	if r.space.Sleepers() != 0 {
+		r.space.Bump()
+	}
 }
 
 // Wait blocks until an entry is ready to pop (per p). Consumer only.
@@ -290,13 +319,20 @@ func (r *Ring) Wait(ctx context.Context, p shm.WaitPolicy) (shm.WaitStats, error
 	return r.data.Wait(ctx, p, r.Ready)
 }
 
+// WaitUntil is Wait that also returns (st.TimedOut) once until passes.
+func (r *Ring) WaitUntil(ctx context.Context, p shm.WaitPolicy, until time.Time) (shm.WaitStats, error) {
+	return r.data.WaitUntil(ctx, p, until, r.Ready)
+}
+
 // Publish is TryPush without the wake-up: a producer that publishes several
 // entries calls Notify once after the last.
 func (r *Ring) Publish(owner uint16, e Entry) error { return r.push(owner, e) }
 
-// Notify bumps the data epoch, waking a parked consumer. It also serves to
-// make a consumer re-check its context (shutdown).
-func (r *Ring) Notify() { r.data.Bump() }
+// Notify bumps the data epoch, waking a parked consumer, and reports
+// whether the consumer was parked (so the wake-up is on its way, which
+// takes longer than a spinning consumer's answer). It also serves to make a
+// consumer re-check its context (shutdown).
+func (r *Ring) Notify() (woke bool) { return r.data.Bump() }
 
 // Abandon marks every slot that owner holds claimed as abandoned and returns
 // how many it marked. Call it only once owner's process is known to be dead:

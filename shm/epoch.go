@@ -70,13 +70,21 @@ const (
 
 // WaitStats counts how a wait ended, for metrics.
 type WaitStats struct {
-	Spun   bool // the condition became true while spinning
-	Parked int  // futex sleeps taken
+	Spun     bool // the condition became true while spinning
+	Parked   int  // futex sleeps taken
+	TimedOut bool // WaitUntil's time came first
 }
 
 // Wait returns once ready() reports true, the context ends, or p.Alive
 // fails. ready must be cheap and must not block; it is called often.
 func (e Epoch) Wait(ctx context.Context, p WaitPolicy, ready func() bool) (WaitStats, error) {
+	return e.WaitUntil(ctx, p, time.Time{}, ready)
+}
+
+// WaitUntil is Wait that also returns, with st.TimedOut set and no error,
+// once until passes (a zero until never passes). It costs no allocation,
+// unlike a context with a deadline, so a loop can call it on every turn.
+func (e Epoch) WaitUntil(ctx context.Context, p WaitPolicy, until time.Time, ready func() bool) (WaitStats, error) {
 	var st WaitStats
 	if ready() {
 		st.Spun = true
@@ -107,10 +115,21 @@ func (e Epoch) Wait(ctx context.Context, p WaitPolicy, ready func() bool) (WaitS
 			return st, nil
 		}
 		slice := park
-		if dl, ok := ctx.Deadline(); ok {
-			if left := time.Until(dl); left < slice {
-				slice = max(left, time.Microsecond)
+		end, fromCtx := until, false
+		if dl, ok := ctx.Deadline(); ok && (end.IsZero() || dl.Before(end)) {
+			end, fromCtx = dl, true
+		}
+		if !end.IsZero() {
+			left := time.Until(end)
+			if left <= 0 {
+				e.sleepers.Add(^uint32(0))
+				if fromCtx {
+					return st, context.DeadlineExceeded
+				}
+				st.TimedOut = true
+				return st, nil
 			}
+			slice = min(slice, left)
 		}
 		err := futexWait(e.seq, s, slice)
 		e.sleepers.Add(^uint32(0))

@@ -75,17 +75,17 @@ func Create(name string, cfg LayoutConfig, opts Options) (*Region, error) {
 	}
 	log := opts.logger()
 	path := Path(name, opts)
-	lock, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	lock, err := lockName(name, path)
 	if err != nil {
-		return nil, fmt.Errorf("shm: lock file: %w", err)
+		return nil, err
 	}
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		lock.Close()
-		detail := "lock held"
-		if h, herr := readHeaderFile(path); herr == nil {
-			detail = fmt.Sprintf("node pid %d", binary.LittleEndian.Uint32(h[hdrNodePID:]))
+	// Under the lock nobody else creates this name: temporary files left
+	// by a node that died mid-create are debris.
+	if tmps, _ := filepath.Glob(path + ".*.tmp"); len(tmps) > 0 {
+		for _, t := range tmps {
+			os.Remove(t)
 		}
-		return nil, &RegionError{Name: name, Detail: detail, Err: ErrBusy}
+		log.Warn("removed temporary files of an interrupted create", "region", name, "files", len(tmps))
 	}
 	if h, herr := readHeaderFile(path); herr == nil {
 		// The lock was free, so whoever made this file is gone.
@@ -130,6 +130,33 @@ func Create(name string, cfg LayoutConfig, opts Options) (*Region, error) {
 	return r, nil
 }
 
+// lockName takes the exclusive lock that says a node serves name. The lock
+// file is removed on Close; a node that opened it just before its removal
+// would lock a dead inode, so after locking we check that the path still
+// names the file we hold, and retry if not.
+func lockName(name, path string) (*os.File, error) {
+	for {
+		lock, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("shm: lock file: %w", err)
+		}
+		if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			lock.Close()
+			detail := "lock held"
+			if h, herr := readHeaderFile(path); herr == nil {
+				detail = fmt.Sprintf("node pid %d", binary.LittleEndian.Uint32(h[hdrNodePID:]))
+			}
+			return nil, &RegionError{Name: name, Detail: detail, Err: ErrBusy}
+		}
+		var held, named unix.Stat_t
+		if unix.Fstat(int(lock.Fd()), &held) == nil && unix.Stat(path+".lock", &named) == nil &&
+			held.Ino == named.Ino && held.Dev == named.Dev {
+			return lock, nil
+		}
+		lock.Close()
+	}
+}
+
 func createFile(path string, l Layout) (*Region, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -142,7 +169,7 @@ func createFile(path string, l Layout) (*Region, error) {
 		os.Remove(path)
 		return nil, fmt.Errorf("shm: allocate %d bytes: %w", l.Size, err)
 	}
-	mem, err := mapFile(f, l.Size)
+	mem, err := mapFile(f, l.Size, true)
 	if err != nil {
 		os.Remove(path)
 		return nil, err
@@ -150,9 +177,14 @@ func createFile(path string, l Layout) (*Region, error) {
 	return &Region{path: path, mem: mem, layout: l}, nil
 }
 
-func mapFile(f *os.File, size uint64) ([]byte, error) {
-	// MAP_POPULATE pre-faults every page: no page fault on the job path.
-	mem, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
+// mapFile maps size bytes of f shared. With populate, every page is
+// pre-faulted (MAP_POPULATE): no page fault on the job path.
+func mapFile(f *os.File, size uint64, populate bool) ([]byte, error) {
+	flags := unix.MAP_SHARED
+	if populate {
+		flags |= unix.MAP_POPULATE
+	}
+	mem, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, flags)
 	if err != nil {
 		return nil, fmt.Errorf("shm: mmap %d bytes: %w", size, err)
 	}
@@ -207,11 +239,17 @@ func Attach(name string, opts Options) (*Region, error) {
 	if err := l.check(uint64(fi.Size())); err != nil {
 		return nil, &RegionError{Name: name, Detail: err.Error(), Err: ErrBadLayout}
 	}
-	mem, err := mapFile(f, l.Size)
+	// A producer pre-faults the control sections now and its own heap
+	// partition once it has one (Prefault), not every producer's heap.
+	mem, err := mapFile(f, l.Size, false)
 	if err != nil {
 		return nil, err
 	}
 	r := &Region{name: name, path: path, mem: mem, layout: l, log: opts.logger()}
+	if err := r.Prefault(0, l.HeapOff); err != nil {
+		r.unmap()
+		return nil, err
+	}
 	if s := r.u32(hdrState).Load(); s != StateReady {
 		r.unmap()
 		return nil, &RegionError{Name: name, Detail: fmt.Sprintf("state %d", s), Err: ErrNotReady}
@@ -221,6 +259,33 @@ func Attach(name string, opts Options) (*Region, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// madvPopulateWrite is MADV_POPULATE_WRITE (Linux 5.14).
+const madvPopulateWrite = 23
+
+// Prefault maps the pages of [off, off+n) into this process writable now,
+// so that the job path takes no page fault on them.
+func (r *Region) Prefault(off, n uint64) error {
+	b := r.mem[off : off+n]
+	if len(b) == 0 {
+		return nil
+	}
+	err := unix.Madvise(b, madvPopulateWrite)
+	if err == unix.EINVAL {
+		// Older kernel: reading each page maps it (a first write then
+		// costs a minor fault, not an allocation).
+		var sink byte
+		for i := 0; i < len(b); i += 4096 {
+			sink += b[i]
+		}
+		_ = sink
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("shm: prefault [%d,+%d): %w", off, n, err)
+	}
+	return nil
 }
 
 func (r *Region) u32(off int) *atomic.Uint32 { return (*atomic.Uint32)(unsafe.Pointer(&r.mem[off])) }
@@ -297,6 +362,8 @@ func (r *Region) Close() error {
 	}
 	r.unmap()
 	if r.lock != nil {
+		// Remove the lock file while still holding it (see lockName).
+		os.Remove(r.path + ".lock")
 		r.lock.Close() // drops the flock
 	}
 	return err

@@ -249,7 +249,7 @@ func mapTestFile(t testing.TB, path string) []byte {
 	if err := f.Truncate(4096); err != nil {
 		t.Fatal(err)
 	}
-	mem, err := mapFile(f, 4096)
+	mem, err := mapFile(f, 4096, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func ponger(path string, n int) error {
 	if err != nil {
 		return err
 	}
-	mem, err := mapFile(f, 4096)
+	mem, err := mapFile(f, 4096, true)
 	f.Close()
 	if err != nil {
 		return err

@@ -1,0 +1,61 @@
+# INOS node. `make demo` and `make test` do all set-up themselves on a fresh
+# Debian machine with Go 1.26 (they install Debian's capnproto and capnpc-go
+# when missing).
+GO      ?= go
+TOOLS   := $(CURDIR)/.tools/bin
+export PATH := $(TOOLS):$(PATH)
+
+# How long `make test` fuzzes each target, and `make fuzz` does.
+FUZZ_SMOKE ?= 10s
+FUZZ_TIME  ?= 10m
+
+FUZZ_TARGETS := $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' fuzz/*_test.go 2>/dev/null | sed 's/func //')
+
+.PHONY: all build demo test vet unit fuzz-smoke fuzz soak generate check-generated tools bench clean
+
+all: build
+
+build:
+	$(GO) build -o bin/inos ./cmd/inos
+
+demo: build
+	./bin/inos demo
+
+tools:
+	@scripts/capnp-tools.sh
+
+generate:
+	@scripts/generate.sh
+
+check-generated:
+	@scripts/generate.sh --check
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.capnp\.go$$'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+
+unit:
+	$(GO) test -count=1 -timeout 15m ./...
+
+fuzz-smoke:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $$t for $(FUZZ_SMOKE)"; \
+		$(GO) test ./fuzz -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZ_SMOKE) || exit 1; \
+	done
+
+test: tools check-generated vet unit fuzz-smoke
+	$(GO) test -count=1 -race -timeout 10m ./ring ./shm ./kernel ./client
+
+fuzz: tools
+	@for t in $(FUZZ_TARGETS); do \
+		$(GO) test ./fuzz -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZ_TIME) || exit 1; \
+	done
+
+soak: build
+	INOS_SOAK=1 $(GO) test -count=1 -timeout 60m -run 'Soak' -v ./kernel
+
+bench: build
+	./bin/inos bench ring
+
+clean:
+	rm -rf bin .tools demo-out

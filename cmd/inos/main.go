@@ -1,0 +1,71 @@
+// Command inos runs and drives the INOS node.
+//
+//	inos run     --region NAME         the node, until SIGTERM/SIGINT
+//	inos submit  --region NAME ...     one job from files
+//	inos demo                          a node and producers on a mixed workload
+//	inos bench ring [--json] [--quick] the transport benchmark
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+)
+
+type command struct {
+	name, usage string
+	run         func(args []string) error
+	hidden      bool
+}
+
+func commands() []command {
+	return []command{
+		{"run", "run the node on a shared region until SIGTERM", cmdRun, false},
+		{"submit", "submit one job from files and print its result", cmdSubmit, false},
+		{"demo", "start a node and producer processes and print a latency table", cmdDemo, false},
+		{"bench", "run a benchmark scenario (ring)", cmdBench, false},
+		{"demo-producer", "one producer process of the demo", cmdDemoProducer, true},
+		{"bench-uds-server", "the Unix-socket echo server of the ring benchmark", cmdUDSServer, true},
+	}
+}
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
+		usage()
+		if len(os.Args) < 2 {
+			os.Exit(2)
+		}
+		return
+	}
+	for _, c := range commands() {
+		if c.name == os.Args[1] {
+			if err := c.run(os.Args[2:]); err != nil {
+				fmt.Fprintf(os.Stderr, "inos %s: %v\n", c.name, err)
+				os.Exit(1)
+			}
+			return
+		}
+	}
+	fmt.Fprintf(os.Stderr, "inos: unknown command %q\n", os.Args[1])
+	usage()
+	os.Exit(2)
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: inos <command> [flags]\n\ncommands:")
+	for _, c := range commands() {
+		if !c.hidden {
+			fmt.Fprintf(os.Stderr, "  %-8s %s\n", c.name, c.usage)
+		}
+	}
+	fmt.Fprintln(os.Stderr, "\nRun 'inos <command> -h' for a command's flags.")
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", level, err)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
