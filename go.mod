@@ -3,9 +3,12 @@ module github.com/inos-node/node
 go 1.26.0
 
 require (
-	capnproto.org/go/capnp/v3 v3.1.0-alpha.2 // indirect
-	github.com/HdrHistogram/hdrhistogram-go v1.4.0 // indirect
+	capnproto.org/go/capnp/v3 v3.1.0-alpha.2
+	github.com/HdrHistogram/hdrhistogram-go v1.4.0
+	golang.org/x/sys v0.50.0
+)
+
+require (
 	github.com/colega/zeropool v0.0.0-20230505084239-6fb4a4f75381 // indirect
 	golang.org/x/sync v0.7.0 // indirect
-	golang.org/x/sys v0.50.0 // indirect
 )

@@ -180,6 +180,11 @@ func (w *walker) target(seg, at int, raw uint64, depth uint, contentSeg, content
 			if n < 0 || n*(data+ptrs) > count {
 				return w.fail("composite list elements overrun the list", seg, at*8)
 			}
+			if ptrs == 0 {
+				// Nothing to follow: do not loop over elements that may be
+				// empty (2^29 zero-sized structs fit in one word).
+				return nil
+			}
 			for e := 0; e < n; e++ {
 				base := contentAt + 1 + e*(data+ptrs) + data
 				for i := 0; i < ptrs; i++ {

@@ -61,6 +61,13 @@ func TestWalk(t *testing.T) {
 	capPtr := append([]byte(nil), canonical...)
 	binary.LittleEndian.PutUint64(capPtr[8:], 3) // root pointer becomes a capability
 
+	// A composite list of 2^29-1 empty structs: one tag word.
+	empties := make([]byte, 8+8*4)
+	binary.LittleEndian.PutUint32(empties[4:], 4)
+	binary.LittleEndian.PutUint64(empties[8:], 1<<48)                         // root: struct at word 1, one pointer
+	binary.LittleEndian.PutUint64(empties[16:], 1|7<<32|1<<35)                // composite list at word 2, 1 word
+	binary.LittleEndian.PutUint64(empties[24:], uint64(uint32((1<<29-1)<<2))) // tag: 2^29-1 elements of size 0
+
 	tests := []struct {
 		name string
 		msg  []byte
@@ -72,6 +79,7 @@ func TestWalk(t *testing.T) {
 		{"chain deeper than the limit", chain(100), ErrLimit},
 		{"pointer fan-out over the traversal limit", fanout(1000, 1000), ErrLimit},
 		{"capability pointer", capPtr, ErrMalformed},
+		{"2^29 empty structs (regression: must not loop)", empties, nil},
 		{"truncated", canonical[:len(canonical)-16], ErrMalformed},
 	}
 	lim := DecodeLimits{MaxDepth: 8, TraverseWords: 100_000}
