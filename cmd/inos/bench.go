@@ -26,7 +26,7 @@ func cmdBench(args []string) error {
 	dur := fs.Duration("duration", 2*time.Second, "length of each measurement")
 	transports := fs.String("transports", "line,shm,uds,chan", "transports to measure (line: the machine's core-to-core floor)")
 	spin := fs.Duration("spin", shm.DefaultSpin, "spin before parking, node and producer")
-	rate := fs.Float64("rate", 20000, "open-loop send rate, per second")
+	rate := fs.Float64("rate", 10000, "open-loop send rate, per second")
 	depth := fs.Int("depth", 256, "jobs in flight in the throughput scenario")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
