@@ -35,6 +35,9 @@ type Config struct {
 	// Housekeeping is the longest time between heartbeats and producer
 	// scans; default 100 ms.
 	Housekeeping time.Duration
+	// StaleHeartbeat is how old a live producer's heartbeat may get before
+	// the node logs it as silent; default 5 s (clients beat every second).
+	StaleHeartbeat time.Duration
 
 	// MaxEnvelopeBytes bounds one JobRequest; default 1 MiB + 64 KiB.
 	MaxEnvelopeBytes int
@@ -70,6 +73,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Housekeeping == 0 {
 		c.Housekeeping = 100 * time.Millisecond
+	}
+	if c.StaleHeartbeat == 0 {
+		c.StaleHeartbeat = 5 * time.Second
 	}
 	if c.Decode == (schema.DecodeLimits{}) {
 		c.Decode = schema.DefaultDecodeLimits()

@@ -3,6 +3,7 @@ package kernel
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/inos-node/node/internal/jsonparams"
@@ -108,7 +109,7 @@ func (n *Node) run(ctx context.Context, slot int, msg []byte, tag, partOff, part
 		Input: n.view(req.Input), InputRef: req.Input, Output: n.view(req.Output), OutputRef: req.Output,
 		Deadline: deadline, Limits: req.Limits,
 	}
-	out, err := m.fn(ctx, job)
+	out, err := callMethod(ctx, m.fn, job)
 	if err != nil {
 		var ke *Error
 		if errors.As(err, &ke) {
@@ -160,4 +161,15 @@ func (n *Node) reply(slot int, job, off uint64, length uint32, kind schema.Error
 		n.touched[slot] = true
 		n.touchedL = append(n.touchedL, slot)
 	}
+}
+
+// callMethod runs fn, turning a panic into an error: a library bug fails
+// its job, not the node.
+func callMethod(ctx context.Context, fn Method, job *Job) (out schema.Ref, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &Error{Kind: schema.ErrorInternal, Msg: fmt.Sprintf("%s.%s panicked: %v", job.Library, job.Method, p)}
+		}
+	}()
+	return fn(ctx, job)
 }

@@ -31,7 +31,12 @@
 // well-formed JSON object without "__proto__" or "constructor" keys; input
 // and output references lie inside the partition; the library and method
 // exist; the deadline has not passed. Any failure becomes a JobResult with
-// status error and an ErrorKind; the node keeps serving.
+// status error and an ErrorKind; the node keeps serving. A method that
+// panics fails its own job (ErrorInternal), not the node.
+//
+// A producer whose process is alive but whose heartbeat is older than
+// Config.StaleHeartbeat (stopped, or wedged) is logged once and counted in
+// Stats.Silent; its slot and memory stay its own until its process is gone.
 //
 // The outbox entry carries Off/Len of the JobResult, Tag = job id and Aux =
 // the ErrorKind. When the envelope could not be located at all, Len is 0

@@ -27,15 +27,16 @@ type Node struct {
 	reg      shm.Registry
 
 	// dispatcher-local
-	batch    []ring.Entry
-	scratch  []byte
-	touched  []bool
-	touchedL []int
-	res      schema.Result
-	req      schema.Request
-	job      Job
-	lastHK   time.Time
-	stalled  uint64 // head position seen stalled at last housekeeping
+	batch     []ring.Entry
+	scratch   []byte
+	touched   []bool
+	touchedL  []int
+	warnedGen []uint32 // per slot: the generation last warned about
+	res       schema.Result
+	req       schema.Request
+	job       Job
+	lastHK    time.Time
+	stalled   uint64 // head position seen stalled at last housekeeping
 
 	stats counters
 
@@ -45,8 +46,8 @@ type Node struct {
 }
 
 type counters struct {
-	jobs, failed, dropped, abandoned, reclaimed, turns, parks, outboxFull atomic.Uint64
-	byKind                                                                [32]atomic.Uint64
+	jobs, failed, dropped, abandoned, reclaimed, turns, parks, outboxFull, silent atomic.Uint64
+	byKind                                                                        [32]atomic.Uint64
 }
 
 // Stats is a snapshot of the node's counters.
@@ -59,6 +60,7 @@ type Stats struct {
 	Turns      uint64            // dispatcher turns with work
 	Parks      uint64            // futex sleeps of the dispatcher
 	OutboxFull uint64            // results that found their outbox full
+	Silent     uint64            // producers seen alive with a stale heartbeat
 	ByKind     map[string]uint64 // failed results by error kind
 }
 
@@ -89,6 +91,7 @@ func New(cfg Config) (*Node, error) {
 	n.batch = make([]ring.Entry, cfg.Batch)
 	n.scratch = make([]byte, cfg.MaxEnvelopeBytes)
 	n.touched = make([]bool, cfg.MaxProducers)
+	n.warnedGen = make([]uint32, cfg.MaxProducers)
 	n.log.Info("node ready", "region", cfg.Region, "bytes", l.Size, "producers", cfg.MaxProducers,
 		"inbox", cfg.InboxCap, "outbox", cfg.OutboxCap, "partition", l.PartitionSize, "libraries", cfg.Libraries.Libraries())
 	return n, nil
@@ -196,7 +199,8 @@ func (n *Node) Stats() Stats {
 	s := Stats{
 		Jobs: n.stats.jobs.Load(), Failed: n.stats.failed.Load(), Dropped: n.stats.dropped.Load(),
 		Abandoned: n.stats.abandoned.Load(), Reclaimed: n.stats.reclaimed.Load(), Turns: n.stats.turns.Load(),
-		Parks: n.stats.parks.Load(), OutboxFull: n.stats.outboxFull.Load(), ByKind: map[string]uint64{},
+		Parks: n.stats.parks.Load(), OutboxFull: n.stats.outboxFull.Load(), Silent: n.stats.silent.Load(),
+		ByKind: map[string]uint64{},
 	}
 	for k := range n.stats.byKind {
 		if v := n.stats.byKind[k].Load(); v != 0 {
@@ -215,10 +219,22 @@ func (n *Node) housekeep() {
 	n.region.Heartbeat()
 	for i := 0; i < n.reg.Len(); i++ {
 		p := n.reg.Info(i)
-		if p.State == shm.SlotFree || !n.reg.NeedsReclaim(p) || !n.reg.BeginReclaim(p) {
+		if p.State == shm.SlotFree {
 			continue
 		}
-		n.reclaim(p)
+		if n.reg.NeedsReclaim(p) {
+			if n.reg.BeginReclaim(p) {
+				n.reclaim(p)
+			}
+			continue
+		}
+		// Alive but silent (stopped, or wedged): say so once per
+		// registration; its memory stays its own.
+		if p.State == shm.SlotActive && n.lastHK.Sub(p.Heartbeat) > n.cfg.StaleHeartbeat && n.warnedGen[i] != p.Gen {
+			n.warnedGen[i] = p.Gen
+			n.stats.silent.Add(1)
+			n.log.Warn("producer alive but its heartbeat is stale", "slot", i, "pid", p.PID, "last_heartbeat", p.Heartbeat)
+		}
 	}
 }
 

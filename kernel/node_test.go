@@ -203,3 +203,29 @@ func TestSecondNodeRefused(t *testing.T) {
 		t.Fatalf("second node on a live region: %v, want ErrBusy naming the pid", err)
 	}
 }
+
+type panicky struct{}
+
+func (panicky) Name() string { return "panicky" }
+func (panicky) Methods() map[string]kernel.Method {
+	return map[string]kernel.Method{"boom": func(context.Context, *kernel.Job) (schema.Ref, error) { panic("library bug") }}
+}
+
+func TestLibraryPanicFailsOnlyItsJob(t *testing.T) {
+	name := regionName(t)
+	cfg := smallConfig(name)
+	var err error
+	if cfg.Libraries, err = kernel.NewRegistry(kernel.Noop{}, panicky{}); err != nil {
+		t.Fatal(err)
+	}
+	startNode(t, cfg)
+	c := attach(t, name)
+	ctx := context.Background()
+	res, err := c.Call(ctx, client.Job{Library: "panicky", Method: "boom"})
+	if err != nil || res.Kind != schema.ErrorInternal || !strings.Contains(res.Message, "panicked: library bug") {
+		t.Fatalf("panicking job: %v %+v", err, res)
+	}
+	if res, err := c.Call(ctx, client.Job{Library: "noop", Method: "noop"}); err != nil || res.Err() != nil {
+		t.Fatalf("after the panic: %v %v", err, res.Err())
+	}
+}

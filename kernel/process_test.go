@@ -91,7 +91,10 @@ type produceSummary struct {
 // exactly that buffer with that pattern: a lost, duplicated or crossed result
 // fails the run.
 func produce(region string, jobs, depth int) error {
-	c, err := client.Attach(region, client.Options{Wait: shm.WaitPolicy{Spin: 20 * time.Microsecond, Park: 10 * time.Millisecond}})
+	c, err := client.Attach(region, client.Options{
+		Wait:      shm.WaitPolicy{Spin: 20 * time.Microsecond, Park: 10 * time.Millisecond},
+		Heartbeat: time.Duration(envInt("INOS_HEARTBEAT_MS", 1000)) * time.Millisecond,
+	})
 	if err != nil {
 		return err
 	}
@@ -381,5 +384,40 @@ func TestNodeKilledMidBatch(t *testing.T) {
 	again.cmd.Process.Signal(syscall.SIGTERM)
 	if err := again.wait(t, 10*time.Second); err != nil {
 		t.Fatalf("node on SIGTERM: %v", err)
+	}
+}
+
+// TestStoppedProducerKeepsItsSlot: a producer that is alive but silent
+// (SIGSTOP) is reported, never reclaimed: its memory is still its own.
+func TestStoppedProducerKeepsItsSlot(t *testing.T) {
+	name := regionName(t)
+	cfg := smallConfig(name)
+	cfg.StaleHeartbeat = 200 * time.Millisecond
+	n := startNode(t, cfg)
+	p := spawn(t, "producer", name, "INOS_JOBS=100000000", "INOS_DEPTH=4", "INOS_HEARTBEAT_MS=20")
+	p.expect(t, "ready")
+	time.Sleep(50 * time.Millisecond)
+	p.cmd.Process.Signal(syscall.SIGSTOP)
+	time.Sleep(600 * time.Millisecond)
+	st := n.Stats()
+	if st.Silent != 1 || st.Reclaimed != 0 {
+		t.Fatalf("stopped producer: %+v, want it reported silent once and not reclaimed", st)
+	}
+	jobs := st.Jobs
+	p.cmd.Process.Signal(syscall.SIGCONT)
+	deadline := time.Now().Add(5 * time.Second)
+	for n.Stats().Jobs == jobs && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n.Stats().Jobs == jobs {
+		t.Fatal("producer did not resume after SIGCONT")
+	}
+	p.kill()
+	p.wait(t, 5*time.Second)
+	for n.Stats().Reclaimed == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n.Stats().Reclaimed != 1 {
+		t.Fatalf("killed producer not reclaimed: %+v", n.Stats())
 	}
 }
