@@ -2,6 +2,8 @@ package shm
 
 import (
 	"context"
+
+	"github.com/inos-node/node/internal/futex"
 	"math"
 	"sync/atomic"
 	"time"
@@ -44,7 +46,7 @@ func (e Epoch) Bump() (woke bool) {
 	if e.sleepers.Load() == 0 {
 		return false
 	}
-	_ = futexWake(e.seq, math.MaxInt32)
+	_ = futex.Wake(e.seq, math.MaxInt32)
 	return true
 }
 
@@ -131,7 +133,7 @@ func (e Epoch) WaitUntil(ctx context.Context, p WaitPolicy, until time.Time, rea
 			}
 			slice = min(slice, left)
 		}
-		err := futexWait(e.seq, s, slice)
+		err := futex.Wait(e.seq, s, slice)
 		e.sleepers.Add(^uint32(0))
 		st.Parked++
 		if err != nil {

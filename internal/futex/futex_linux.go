@@ -1,4 +1,7 @@
-package shm
+// Package futex is the narrow syscall layer under the node's cross-process
+// waits: FUTEX_WAIT and FUTEX_WAKE on 32-bit words in shared memory, never
+// with FUTEX_PRIVATE_FLAG (the words are shared between processes).
+package futex
 
 import (
 	"sync/atomic"
@@ -14,10 +17,10 @@ const (
 	futexOpWake = 1
 )
 
-// futexWait sleeps while *word == val, at most timeout. It returns early on a
+// Wait sleeps while *word == val, at most timeout. It returns early on a
 // wake, a changed word (EAGAIN) or a signal (EINTR); the caller re-checks its
 // condition in every case, so none of these is an error.
-func futexWait(word *atomic.Uint32, val uint32, timeout time.Duration) error {
+func Wait(word *atomic.Uint32, val uint32, timeout time.Duration) error {
 	ts := unix.NsecToTimespec(int64(timeout))
 	// FUTEX_WAIT without FUTEX_PRIVATE_FLAG: the word is shared between processes.
 	_, _, errno := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)),
@@ -30,8 +33,8 @@ func futexWait(word *atomic.Uint32, val uint32, timeout time.Duration) error {
 	}
 }
 
-// futexWake wakes up to n waiters sleeping on word.
-func futexWake(word *atomic.Uint32, n int) error {
+// Wake wakes up to n waiters sleeping on word.
+func Wake(word *atomic.Uint32, n int) error {
 	_, _, errno := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)),
 		futexOpWake, uintptr(n), 0, 0, 0)
 	if errno != 0 {
