@@ -28,6 +28,7 @@ var (
 	ErrDoubleFree   = errors.New("arena: double free")
 	ErrForeign      = errors.New("arena: handle belongs to another owner")
 	ErrPinned       = errors.New("arena: block is pinned")
+	ErrNotPinned    = errors.New("arena: block is not pinned by its owner")
 	ErrBadSize      = errors.New("arena: bad size")
 	ErrBadArena     = errors.New("arena: metadata is not an initialized arena")
 	ErrNotSupported = errors.New("arena: not supported")

@@ -348,3 +348,23 @@ func (a *Arena) rebuild() {
 	a.ctr[ctrHandleTop] = uint64(top)
 	a.ctr[ctrRecoveries]++
 }
+
+// Check is how the node validates a reference a producer sent: h must be
+// a live block of owner o that its owner has pinned (so it cannot move or
+// be freed while the job runs). It returns the block's offset and the bytes
+// its owner asked for. Check takes no lock.
+func (a *Arena) Check(h Handle, o Owner) (off, n uint64, err error) {
+	if !h.valid(a) {
+		return 0, 0, &HandleError{Handle: h, Err: ErrStaleHandle}
+	}
+	e := a.entry(h.index())
+	w := atomicU64(&e[0]).Load()
+	if err := a.check(h, o, w, e); err != nil {
+		return 0, 0, err
+	}
+	if wState(w) != stLive || wPins(w) == 0 {
+		return 0, 0, &HandleError{Handle: h, Err: ErrNotPinned}
+	}
+	// Pinned: position and size cannot change under us.
+	return e[1] * Granule, e[2], nil
+}

@@ -16,6 +16,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/inos-node/node/arena"
 	"github.com/inos-node/node/kernel"
 	"github.com/inos-node/node/ring"
 	"github.com/inos-node/node/schema"
@@ -25,12 +26,12 @@ import (
 // Errors callers can compare with errors.Is.
 var (
 	ErrRingFull        = ring.ErrFull
-	ErrNoMemory        = errors.New("client: no room in the producer's shared memory")
+	ErrNoMemory        = arena.ErrNoSpace
 	ErrTooManyInFlight = errors.New("client: as many jobs in flight as the outbox holds; wait for results first")
 	ErrNothingInFlight = errors.New("client: no job in flight")
 	ErrClosed          = errors.New("client: closed")
 	ErrNodeGone        = shm.ErrNoNode
-	ErrForeignBuffer   = errors.New("client: buffer does not belong to this client")
+	ErrForeignBuffer   = arena.ErrForeign
 )
 
 // Options configure Attach.
@@ -47,8 +48,9 @@ type Options struct {
 	Heartbeat time.Duration
 }
 
-// Buffer is a reserved range of shared memory. Bytes is its view in this
-// process; Ref is what a job carries.
+// Buffer is a block of the shared heap, pinned (it never moves) until
+// Free. Bytes is its view in this process; Ref (offset, length and arena
+// handle) is what a job carries.
 type Buffer struct {
 	Ref   schema.Ref
 	Bytes []byte
@@ -95,7 +97,11 @@ func (r *Result) Err() error {
 	return &JobError{JobID: r.JobID, Kind: r.Kind, Message: r.Message}
 }
 
-type pending struct{ off, size uint64 }
+// pending is a job in flight: its envelope block.
+type pending struct {
+	h         arena.Handle
+	off, size uint64 // region offset, bytes
+}
 
 // WokenSpin is how long a client spins for a result after its submit woke
 // a parked node: a wake-up after an idle spell takes tens of µs on this
@@ -105,19 +111,21 @@ const WokenSpin = 300 * time.Microsecond
 
 // Client is a registered producer.
 type Client struct {
-	region *shm.Region
-	mem    []byte
-	inbox  *ring.Ring
-	outbox *ring.Ring
-	reg    shm.Registry
-	slot   int
-	owner  uint16
-	gen    uint32
-	pid    int
-	opts   Options
-	wait   shm.WaitPolicy
-	alloc  *spanAlloc
-	part   schema.Ref
+	region  *shm.Region
+	mem     []byte
+	inbox   *ring.Ring
+	outbox  *ring.Ring
+	reg     shm.Registry
+	slot    int
+	owner   uint16
+	gen     uint32
+	pid     int
+	opts    Options
+	wait    shm.WaitPolicy
+	heap    *arena.Arena
+	heapOff uint64
+	aowner  arena.Owner
+	envs    []pending // free envelope blocks of ResultBufferMin bytes, pinned
 
 	nextID    uint64
 	nodeWoken bool // the last Submit woke a parked node
@@ -157,8 +165,9 @@ func Attach(name string, opts Options) (*Client, error) {
 		return nil, &shm.RegionError{Name: name, Detail: fmt.Sprintf("%d producers attached", reg.Len()), Err: err}
 	}
 	outbox, err := ring.Attach(region.Slice(l.Outbox(slot), l.OutboxSize))
+	var heap *arena.Arena
 	if err == nil {
-		err = region.Prefault(l.Partition(slot), l.PartitionSize)
+		heap, err = arena.Attach(region.Slice(l.ArenaMetaOff, l.ArenaMetaSize), region.Slice(l.HeapOff, l.HeapSize))
 	}
 	if err != nil {
 		reg.Leave(slot, pid)
@@ -168,8 +177,7 @@ func Attach(name string, opts Options) (*Client, error) {
 	c := &Client{
 		region: region, mem: region.Bytes(), inbox: inbox, outbox: outbox, reg: reg,
 		slot: slot, owner: uint16(slot + 1), gen: gen, pid: pid, opts: opts,
-		part:     schema.Ref{Offset: l.Partition(slot), Length: l.PartitionSize},
-		alloc:    newSpanAlloc(l.Partition(slot), l.PartitionSize),
+		heap: heap, heapOff: l.HeapOff, aowner: arena.Owner(slot + 1),
 		inflight: map[uint64]pending{}, early: map[uint64]Result{},
 		decode: schema.DefaultDecodeLimits(),
 		stop:   make(chan struct{}),
@@ -222,10 +230,11 @@ func (c *Client) Slot() int { return c.slot }
 // InFlight returns the number of submitted jobs without a result yet.
 func (c *Client) InFlight() int { return len(c.inflight) }
 
-// Partition returns the reference of the client's whole heap partition.
-func (c *Client) Partition() schema.Ref { return c.part }
+// Owner returns the client's owner id in the shared heap.
+func (c *Client) Owner() arena.Owner { return c.aowner }
 
-// Alloc reserves n bytes of shared memory for inputs or outputs.
+// Alloc reserves n bytes of the shared heap for inputs or outputs. The
+// block is pinned until Free: it never moves, so Bytes stays valid.
 func (c *Client) Alloc(n int) (Buffer, error) {
 	if c.mem == nil {
 		return Buffer{}, ErrClosed
@@ -233,20 +242,56 @@ func (c *Client) Alloc(n int) (Buffer, error) {
 	if n <= 0 {
 		return Buffer{}, fmt.Errorf("client: Alloc(%d)", n)
 	}
-	off, ok := c.alloc.alloc(uint64(n))
-	if !ok {
-		return Buffer{}, fmt.Errorf("%w: %d bytes wanted, %d free", ErrNoMemory, n, c.alloc.freeBytes())
+	h, off, err := c.heap.Alloc(c.aowner, uint64(n))
+	if err != nil {
+		return Buffer{}, err
 	}
-	return Buffer{Ref: schema.Ref{Offset: off, Length: uint64(n)}, Bytes: c.mem[off : off+uint64(n) : off+uint64(n)]}, nil
+	if _, err := c.heap.Pin(h); err != nil {
+		c.heap.Free(c.aowner, h)
+		return Buffer{}, err
+	}
+	off += c.heapOff
+	return Buffer{Ref: schema.Ref{Offset: off, Length: uint64(n), Handle: uint64(h)}, Bytes: c.mem[off : off+uint64(n) : off+uint64(n)]}, nil
 }
 
-// Free releases a buffer from Alloc.
+// Free releases a buffer from Alloc. Freeing it twice, or a buffer of
+// another client, is an error (arena.ErrDoubleFree, arena.ErrForeign...).
 func (c *Client) Free(b Buffer) error {
-	if b.Ref.Length == 0 || b.Ref.Offset < c.part.Offset || b.Ref.Offset+b.Ref.Length > c.part.Offset+c.part.Length {
-		return ErrForeignBuffer
+	h := arena.Handle(b.Ref.Handle)
+	if _, _, err := c.heap.Check(h, c.aowner); err != nil {
+		return err
 	}
-	c.alloc.release(b.Ref.Offset, b.Ref.Length)
-	return nil
+	if err := c.heap.Unpin(h); err != nil {
+		return err
+	}
+	return c.heap.Free(c.aowner, h)
+}
+
+// envelope returns a pinned block of at least size bytes for a job's
+// envelope (and then its result), from the cache when it is the usual size.
+func (c *Client) envelope(size uint64) (pending, error) {
+	if size <= kernel.ResultBufferMin {
+		if k := len(c.envs); k > 0 {
+			p := c.envs[k-1]
+			c.envs = c.envs[:k-1]
+			return p, nil
+		}
+		size = kernel.ResultBufferMin
+	}
+	b, err := c.Alloc(int(size))
+	if err != nil {
+		return pending{}, err
+	}
+	return pending{h: arena.Handle(b.Ref.Handle), off: b.Ref.Offset, size: size}, nil
+}
+
+// releaseEnvelope keeps usual-size envelope blocks for the next job.
+func (c *Client) releaseEnvelope(p pending) {
+	if p.size == kernel.ResultBufferMin && len(c.envs) < c.outbox.Cap() {
+		c.envs = append(c.envs, p)
+		return
+	}
+	c.Free(Buffer{Ref: schema.Ref{Offset: p.off, Length: p.size, Handle: uint64(p.h)}})
 }
 
 // View returns the bytes of ref (for example a result's output).
@@ -275,13 +320,14 @@ func (c *Client) Submit(ctx context.Context, job Job) (uint64, error) {
 		req.DeadlineUnixNs = job.Deadline.UnixNano()
 	}
 	size := uint64(schema.RequestSize(&req))
-	bufSize := max(size, kernel.ResultBufferMin)
-	off, ok := c.alloc.alloc(bufSize)
-	if !ok {
-		return 0, fmt.Errorf("%w: envelope of %d bytes", ErrNoMemory, bufSize)
+	env, err := c.envelope(size)
+	if err != nil {
+		return 0, fmt.Errorf("envelope of %d bytes: %w", size, err)
 	}
-	schema.AppendRequest(c.mem[off:off:off+bufSize], &req)
-	e := ring.Entry{Off: off, Len: uint32(size), Aux: c.gen, Tag: id}
+	schema.AppendRequest(c.mem[env.off:env.off:env.off+env.size], &req)
+	// The slot carries the envelope block's handle; the node finds and
+	// checks the block through it.
+	e := ring.Entry{Off: uint64(env.h), Len: uint32(size), Aux: c.gen, Tag: id}
 	for {
 		err := c.inbox.Publish(c.owner, e)
 		if err == nil {
@@ -291,7 +337,7 @@ func (c *Client) Submit(ctx context.Context, job Job) (uint64, error) {
 			err = c.inbox.WaitRoom(ctx, c.wait)
 		}
 		if err != nil {
-			c.alloc.release(off, bufSize)
+			c.releaseEnvelope(env)
 			return 0, err
 		}
 	}
@@ -299,7 +345,7 @@ func (c *Client) Submit(ctx context.Context, job Job) (uint64, error) {
 	// it spinning a while longer rather than parking ourselves, which would
 	// cost a second wake-up.
 	c.nodeWoken = c.inbox.Notify()
-	c.inflight[id] = pending{off, bufSize}
+	c.inflight[id] = env
 	return id, nil
 }
 
@@ -365,7 +411,7 @@ func (c *Client) take(e *ring.Entry) (Result, error) {
 		return Result{}, fmt.Errorf("client: result for unknown job %d", e.Tag)
 	}
 	delete(c.inflight, e.Tag)
-	defer c.alloc.release(p.off, p.size)
+	defer c.releaseEnvelope(p)
 	r := Result{JobID: e.Tag}
 	if e.Len == 0 {
 		// The node could not locate the envelope; Aux holds the kind.
@@ -385,8 +431,8 @@ func (c *Client) take(e *ring.Entry) (Result, error) {
 		r.Message = string(res.ErrorMessage)
 	}
 	if res.Output.Length > 0 {
-		if res.Output.Offset < c.part.Offset || res.Output.Offset+res.Output.Length > c.part.Offset+c.part.Length {
-			return r, fmt.Errorf("client: job %d output [%d,+%d) outside our memory", e.Tag, res.Output.Offset, res.Output.Length)
+		if res.Output.Offset < c.heapOff || res.Output.Offset+res.Output.Length > uint64(len(c.mem)) {
+			return r, fmt.Errorf("client: job %d output [%d,+%d) outside the heap", e.Tag, res.Output.Offset, res.Output.Length)
 		}
 		r.Output = Buffer{Ref: res.Output, Bytes: c.View(res.Output)}
 	}

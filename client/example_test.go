@@ -16,7 +16,7 @@ import (
 func Example() {
 	// A node serving region "example" (usually `inos run --region example`
 	// in another process).
-	node, err := kernel.New(kernel.Config{Region: "example-client", MaxProducers: 2, PartitionBytes: 1 << 20,
+	node, err := kernel.New(kernel.Config{Region: "example-client", MaxProducers: 2, HeapBytes: 4 << 20,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		fmt.Println(err)

@@ -166,8 +166,8 @@ func capnpGoRead(msg []byte, lim schema.DecodeLimits) (r schema.Request, err err
 	if err != nil {
 		return r, err
 	}
-	r.Input = schema.Ref{Offset: in.Offset(), Length: in.Length()}
-	r.Output = schema.Ref{Offset: out.Offset(), Length: out.Length()}
+	r.Input = schema.Ref{Offset: in.Offset(), Length: in.Length(), Handle: in.Handle()}
+	r.Output = schema.Ref{Offset: out.Offset(), Length: out.Length(), Handle: out.Handle()}
 	r.Limits = schema.JobLimits{MaxFuel: l.MaxFuel(), TimeoutNs: l.TimeoutNs(), MaxOutputBytes: l.MaxOutputBytes(), MaxMemoryPages: l.MaxMemoryPages()}
 	return r, nil
 }

@@ -48,24 +48,24 @@ func TestReferenceToolEnvelopes(t *testing.T) {
 	startNode(t, smallConfig(name))
 	p := newRawProducer(t, name)
 	mem := p.region.Bytes()
-	in := p.part + 64<<10
+	h, in := p.alloc(t, 11)
 	copy(mem[in:], "hello, node")
 
-	text := fmt.Sprintf(`(jobId = 4242, library = "echo", method = "echo", params = "{\"greeting\": \"héllo\"}", input = (offset = %d, length = 11))`, in)
+	text := fmt.Sprintf(`(jobId = 4242, library = "echo", method = "echo", params = "{\"greeting\": \"héllo\"}", input = (offset = %d, length = 11, handle = %d))`, in, h)
 	msg := capnp(t, []byte(text), "encode", "JobRequest")
-	e := p.send(t, 0, msg, 4242)
+	e := p.send(t, msg, 4242)
 	if e.Aux != 0 || e.Len == 0 {
 		t.Fatalf("node refused the reference tool's envelope: kind %v", schema.ErrorKind(e.Aux))
 	}
 	out := string(capnp(t, mem[e.Off:e.Off+uint64(e.Len)], "decode", "JobResult", "--short"))
-	want := fmt.Sprintf("jobId = 4242, status = ok, output = (offset = %d, length = 11)", in)
+	want := fmt.Sprintf("jobId = 4242, status = ok, output = (offset = %d, length = 11, handle = %d)", in, h)
 	if !strings.Contains(out, want) {
 		t.Fatalf("capnp decode of the node's result:\n%s\nwant it to contain %q", out, want)
 	}
 
 	// A refusal decodes too, with its kind and message.
 	bad := capnp(t, []byte(`(jobId = 7, library = "echo", method = "echo", params = "{\"__proto__\": {}}")`), "encode", "JobRequest")
-	e = p.send(t, 8192, bad, 7)
+	e = p.send(t, bad, 7)
 	out = string(capnp(t, mem[e.Off:e.Off+uint64(e.Len)], "decode", "JobResult", "--short"))
 	for _, w := range []string{"jobId = 7", "status = error", "errorKind = invalidParams", `errorMessage = "`} {
 		if !strings.Contains(out, w) {

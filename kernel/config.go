@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/inos-node/node/arena"
 	"github.com/inos-node/node/ring"
 	"github.com/inos-node/node/schema"
 	"github.com/inos-node/node/shm"
@@ -22,10 +23,20 @@ type Config struct {
 	// Dir overrides the region's directory (tests).
 	Dir string
 
-	InboxCap       int    // inbox slots, a power of two; default 4096
-	OutboxCap      int    // slots of each producer's outbox, a power of two; default 1024
-	MaxProducers   int    // producer slots; default 16
-	PartitionBytes uint64 // heap bytes per producer; default 32 MiB
+	InboxCap     int // inbox slots, a power of two; default 4096
+	OutboxCap    int // slots of each producer's outbox, a power of two; default 1024
+	MaxProducers int // producer slots; default 16
+	// HeapBytes is the shared heap the arena hands out to producers and
+	// the node; default 512 MiB.
+	HeapBytes uint64
+	// MaxHandles bounds live heap allocations; default 65536.
+	MaxHandles int
+	// CompactAt is the heap's external fragmentation above which
+	// housekeeping compacts unpinned blocks; default 0.30.
+	CompactAt float64
+	// CompactBytes bounds the bytes one housekeeping turn moves; default
+	// 64 MiB.
+	CompactBytes uint64
 
 	// Batch is the most entries the dispatcher pops per turn; default 10.
 	Batch int
@@ -65,8 +76,12 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.Batch, 10)
 	def(&c.MaxEnvelopeBytes, 1<<20+64<<10)
 	def(&c.MaxParamsBytes, 1<<20)
-	if c.PartitionBytes == 0 {
-		c.PartitionBytes = 32 << 20
+	if c.HeapBytes == 0 {
+		c.HeapBytes = 512 << 20
+	}
+	def(&c.MaxHandles, 65536)
+	if c.CompactBytes == 0 {
+		c.CompactBytes = 64 << 20
 	}
 	if c.Wait.Spin == 0 && c.Wait.Park == 0 {
 		c.Wait = shm.WaitPolicy{Spin: shm.DefaultSpin, Park: shm.DefaultPark}
@@ -99,12 +114,21 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
+func (c Config) arenaConfig() arena.Config {
+	return arena.Config{Size: c.HeapBytes, MaxHandles: c.MaxHandles, CompactAt: c.CompactAt}
+}
+
 // LayoutConfig returns the region layout for c's sizes.
-func (c Config) LayoutConfig() shm.LayoutConfig {
+func (c Config) LayoutConfig() (shm.LayoutConfig, error) {
+	meta, err := arena.MetaSize(c.arenaConfig())
+	if err != nil {
+		return shm.LayoutConfig{}, err
+	}
 	return shm.LayoutConfig{
 		InboxBytes:     ring.Size(c.InboxCap),
 		OutboxBytes:    ring.Size(c.OutboxCap),
 		MaxProducers:   uint64(c.MaxProducers),
-		PartitionBytes: c.PartitionBytes,
-	}
+		ArenaMetaBytes: meta,
+		HeapBytes:      c.HeapBytes,
+	}, nil
 }

@@ -6,13 +6,15 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/inos-node/node/arena"
 	"github.com/inos-node/node/internal/jsonparams"
 	"github.com/inos-node/node/ring"
 	"github.com/inos-node/node/schema"
 )
 
 // handle runs one inbox entry to its outbox entry. It never panics on bad
-// input and never touches memory outside the producer's partition. start is
+// input and never touches memory outside the producer's own pinned arena
+// blocks. start is
 // the time the job starts; handle returns the time it ended, which is the
 // next job's start (one clock read per job).
 func (n *Node) handle(ctx context.Context, e *ring.Entry, start time.Time) time.Time {
@@ -23,14 +25,17 @@ func (n *Node) handle(ctx context.Context, e *ring.Entry, start time.Time) time.
 		n.stats.dropped.Add(1)
 		return start
 	}
-	l := n.layout
-	partOff, partLen := l.Partition(slot), l.PartitionSize
+	// The entry's Off is the envelope block's arena handle: the block must
+	// be the producer's, pinned, and hold max(Len, ResultBufferMin) bytes.
+	owner := arena.Owner(e.Owner)
 	bufLen := max(uint64(e.Len), ResultBufferMin)
-	if e.Len == 0 || uint64(e.Len) > uint64(n.cfg.MaxEnvelopeBytes) || !within(e.Off, bufLen, partOff, partLen) {
+	boff, blen, err := n.arena.Check(arena.Handle(e.Off), owner)
+	if err != nil || e.Len == 0 || uint64(e.Len) > uint64(n.cfg.MaxEnvelopeBytes) || blen < bufLen {
 		n.reply(slot, e.Tag, 0, 0, schema.ErrorInvalidReference)
 		return start
 	}
-	buf := n.mem[e.Off : e.Off+bufLen : e.Off+bufLen]
+	envOff := n.layout.HeapOff + boff
+	buf := n.mem[envOff : envOff+bufLen : envOff+bufLen]
 
 	// Copy the envelope out before looking at it: the producer can still
 	// write shared memory, and a check must see the bytes we then use.
@@ -39,7 +44,7 @@ func (n *Node) handle(ctx context.Context, e *ring.Entry, start time.Time) time.
 
 	res := &n.res
 	*res = schema.Result{JobID: e.Tag}
-	out, jerr := n.run(ctx, slot, msg, e.Tag, partOff, partLen, start)
+	out, jerr := n.run(ctx, owner, msg, e.Tag, start)
 	end := time.Now()
 	res.ExecNs = uint64(end.Sub(start))
 	if sub := n.req.SubmitUnixNs; sub > 0 && start.UnixNano() > sub {
@@ -58,12 +63,12 @@ func (n *Node) handle(ctx context.Context, e *ring.Entry, start time.Time) time.
 		res.ErrorMessage = res.ErrorMessage[:max(cut, 0)]
 	}
 	enc := schema.AppendResult(buf[:0], res)
-	n.reply(slot, e.Tag, e.Off, uint32(len(enc)), res.ErrorKind)
+	n.reply(slot, e.Tag, envOff, uint32(len(enc)), res.ErrorKind)
 	return end
 }
 
 // run validates the decoded copy and calls the method.
-func (n *Node) run(ctx context.Context, slot int, msg []byte, tag, partOff, partLen uint64, now time.Time) (schema.Ref, *Error) {
+func (n *Node) run(ctx context.Context, owner arena.Owner, msg []byte, tag uint64, now time.Time) (schema.Ref, *Error) {
 	req := &n.req
 	// Walk every pointer first, known or not: nothing nested deeper, larger
 	// or stranger than the limits allow rides along in fields we skip.
@@ -85,11 +90,13 @@ func (n *Node) run(ctx context.Context, slot int, msg []byte, tag, partOff, part
 	if err := jsonparams.Validate(params, jsonparams.Limits{MaxBytes: n.cfg.MaxParamsBytes}); err != nil {
 		return schema.Ref{}, errorf(schema.ErrorInvalidParams, "%v", err)
 	}
-	if !within(req.Input.Offset, req.Input.Length, partOff, partLen) {
-		return schema.Ref{}, errorf(schema.ErrorInvalidReference, "input [%d,+%d) is outside the producer's memory", req.Input.Offset, req.Input.Length)
+	inBlock, rerr := n.checkRef("input", req.Input, owner)
+	if rerr != nil {
+		return schema.Ref{}, rerr
 	}
-	if !within(req.Output.Offset, req.Output.Length, partOff, partLen) {
-		return schema.Ref{}, errorf(schema.ErrorInvalidReference, "output [%d,+%d) is outside the producer's memory", req.Output.Offset, req.Output.Length)
+	outBlock, rerr := n.checkRef("output", req.Output, owner)
+	if rerr != nil {
+		return schema.Ref{}, rerr
 	}
 	m, lerr := n.cfg.Libraries.lookup(req.Library, req.Method)
 	if lerr != nil {
@@ -117,10 +124,35 @@ func (n *Node) run(ctx context.Context, slot int, msg []byte, tag, partOff, part
 		}
 		return schema.Ref{}, &Error{Kind: schema.ErrorLibraryFailed, Msg: err.Error()}
 	}
-	if !within(out.Offset, out.Length, partOff, partLen) {
-		return schema.Ref{}, errorf(schema.ErrorInternal, "%s.%s returned output [%d,+%d) outside the producer's memory", m.library, m.name, out.Offset, out.Length)
+	switch {
+	case out.Length == 0:
+		return schema.Ref{}, nil
+	case within(out.Offset, out.Length, outBlock.Offset, outBlock.Length):
+		out.Handle = outBlock.Handle
+	case within(out.Offset, out.Length, inBlock.Offset, inBlock.Length):
+		out.Handle = inBlock.Handle
+	default:
+		return schema.Ref{}, errorf(schema.ErrorInternal, "%s.%s returned output [%d,+%d) outside the job's input and output blocks", m.library, m.name, out.Offset, out.Length)
 	}
 	return out, nil
+}
+
+// checkRef validates a reference against the arena block its handle names
+// and returns that block's range (region offsets). An empty reference is
+// valid and names nothing.
+func (n *Node) checkRef(what string, r schema.Ref, owner arena.Owner) (schema.Ref, *Error) {
+	if r.Length == 0 {
+		return schema.Ref{}, nil
+	}
+	boff, blen, err := n.arena.Check(arena.Handle(r.Handle), owner)
+	if err != nil {
+		return schema.Ref{}, errorf(schema.ErrorInvalidReference, "%s: %v", what, err)
+	}
+	block := schema.Ref{Offset: n.layout.HeapOff + boff, Length: blen, Handle: r.Handle}
+	if !within(r.Offset, r.Length, block.Offset, block.Length) {
+		return schema.Ref{}, errorf(schema.ErrorInvalidReference, "%s [%d,+%d) is outside its block [%d,+%d)", what, r.Offset, r.Length, block.Offset, block.Length)
+	}
+	return block, nil
 }
 
 var emptyObject = []byte("{}")

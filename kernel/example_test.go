@@ -34,7 +34,7 @@ func (upper) Methods() map[string]kernel.Method {
 // A node serves any library that implements kernel.Library.
 func ExampleLibrary() {
 	libs, _ := kernel.NewRegistry(kernel.Echo{}, upper{})
-	node, err := kernel.New(kernel.Config{Region: "example-kernel", MaxProducers: 2, PartitionBytes: 1 << 20,
+	node, err := kernel.New(kernel.Config{Region: "example-kernel", MaxProducers: 2, HeapBytes: 4 << 20,
 		Libraries: libs, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		fmt.Println(err)

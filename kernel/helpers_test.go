@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inos-node/node/arena"
 	"github.com/inos-node/node/client"
 	"github.com/inos-node/node/kernel"
 	"github.com/inos-node/node/ring"
@@ -26,7 +27,7 @@ func regionName(t testing.TB) string {
 // smallConfig is a node configuration sized for tests.
 func smallConfig(region string) kernel.Config {
 	return kernel.Config{
-		Region: region, InboxCap: 64, OutboxCap: 64, MaxProducers: 8, PartitionBytes: 4 << 20,
+		Region: region, InboxCap: 64, OutboxCap: 64, MaxProducers: 8, HeapBytes: 32 << 20,
 		Wait:         shm.WaitPolicy{Spin: 20 * time.Microsecond, Park: 10 * time.Millisecond},
 		Housekeeping: 20 * time.Millisecond,
 		Logger:       testLogger(),
@@ -75,7 +76,7 @@ type rawProducer struct {
 	outbox *ring.Ring
 	slot   int
 	gen    uint32
-	part   uint64
+	heap   *arena.Arena
 }
 
 func newRawProducer(t testing.TB, name string) *rawProducer {
@@ -98,7 +99,11 @@ func newRawProducer(t testing.TB, name string) *rawProducer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &rawProducer{region: r, inbox: inbox, outbox: outbox, slot: slot, gen: gen, part: l.Partition(slot)}
+	heap, err := arena.Attach(r.Slice(l.ArenaMetaOff, l.ArenaMetaSize), r.Slice(l.HeapOff, l.HeapSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &rawProducer{region: r, inbox: inbox, outbox: outbox, slot: slot, gen: gen, heap: heap}
 	t.Cleanup(func() {
 		r.Producers().Leave(slot, os.Getpid())
 		r.Close()
@@ -106,13 +111,27 @@ func newRawProducer(t testing.TB, name string) *rawProducer {
 	return p
 }
 
-// send writes msg at offset at (relative to the partition) with room for
-// the result, pushes it with tag, and waits for the outbox entry.
-func (p *rawProducer) send(t testing.TB, at uint64, msg []byte, tag uint64) ring.Entry {
+// alloc reserves a pinned heap block of n bytes and returns its handle and
+// region offset.
+func (p *rawProducer) alloc(t testing.TB, n uint64) (arena.Handle, uint64) {
 	t.Helper()
-	off := p.part + at
+	h, off, err := p.heap.Alloc(arena.Owner(p.slot+1), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.heap.Pin(h); err != nil {
+		t.Fatal(err)
+	}
+	return h, p.region.Layout().HeapOff + off
+}
+
+// send writes msg into a fresh pinned block with room for the result,
+// pushes it with tag, and waits for the outbox entry.
+func (p *rawProducer) send(t testing.TB, msg []byte, tag uint64) ring.Entry {
+	t.Helper()
+	h, off := p.alloc(t, max(uint64(len(msg)), kernel.ResultBufferMin))
 	copy(p.region.Bytes()[off:], msg)
-	return p.sendEntry(t, ring.Entry{Off: off, Len: uint32(len(msg)), Aux: p.gen, Tag: tag})
+	return p.sendEntry(t, ring.Entry{Off: uint64(h), Len: uint32(len(msg)), Aux: p.gen, Tag: tag})
 }
 
 func (p *rawProducer) sendEntry(t testing.TB, e ring.Entry) ring.Entry {

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/inos-node/node/arena"
 	"github.com/inos-node/node/ring"
 	"github.com/inos-node/node/schema"
 	"github.com/inos-node/node/shm"
@@ -25,6 +26,7 @@ type Node struct {
 	inbox    *ring.Ring
 	outboxes []*ring.Ring
 	reg      shm.Registry
+	arena    *arena.Arena
 
 	// dispatcher-local
 	batch     []ring.Entry
@@ -71,13 +73,21 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	region, err := shm.Create(cfg.Region, cfg.LayoutConfig(), shm.Options{Dir: cfg.Dir, Logger: cfg.Logger})
+	lc, err := cfg.LayoutConfig()
+	if err != nil {
+		return nil, err
+	}
+	region, err := shm.Create(cfg.Region, lc, shm.Options{Dir: cfg.Dir, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, region: region, layout: region.Layout(), mem: region.Bytes(), reg: region.Producers()}
 	l := n.layout
 	if n.inbox, err = ring.Init(region.Slice(l.InboxOff, l.InboxSize), cfg.InboxCap); err != nil {
+		region.Close()
+		return nil, err
+	}
+	if n.arena, err = arena.Init(region.Slice(l.ArenaMetaOff, l.ArenaMetaSize), region.Slice(l.HeapOff, l.HeapSize), cfg.arenaConfig()); err != nil {
 		region.Close()
 		return nil, err
 	}
@@ -93,7 +103,7 @@ func New(cfg Config) (*Node, error) {
 	n.touched = make([]bool, cfg.MaxProducers)
 	n.warnedGen = make([]uint32, cfg.MaxProducers)
 	n.log.Info("node ready", "region", cfg.Region, "bytes", l.Size, "producers", cfg.MaxProducers,
-		"inbox", cfg.InboxCap, "outbox", cfg.OutboxCap, "partition", l.PartitionSize, "libraries", cfg.Libraries.Libraries())
+		"inbox", cfg.InboxCap, "outbox", cfg.OutboxCap, "heap", l.HeapSize, "libraries", cfg.Libraries.Libraries())
 	return n, nil
 }
 
@@ -210,13 +220,21 @@ func (n *Node) Stats() Stats {
 	return s
 }
 
+// HeapStats returns the shared heap's fragmentation monitor.
+func (n *Node) HeapStats() arena.Stats { return n.arena.Stats() }
+
 // InboxDepth returns the number of entries waiting in the inbox.
 func (n *Node) InboxDepth() int { return n.inbox.Len() }
 
-// housekeep records the heartbeat and reclaims dead or departed producers.
+// housekeep records the heartbeat, reclaims dead or departed producers and
+// compacts the heap when it is fragmented.
 func (n *Node) housekeep() {
 	n.lastHK = time.Now()
 	n.region.Heartbeat()
+	if n.arena.NeedsCompaction() {
+		st := n.arena.Compact(n.cfg.CompactBytes)
+		n.log.Debug("compacted the heap", "moved", st.Moved, "bytes", st.BytesMoved, "pinned_skipped", st.Skipped)
+	}
 	for i := 0; i < n.reg.Len(); i++ {
 		p := n.reg.Info(i)
 		if p.State == shm.SlotFree {
@@ -242,19 +260,19 @@ func (n *Node) reclaim(p shm.ProducerInfo) {
 	owner := uint16(p.Slot + 1)
 	abandoned := n.inbox.Abandon(owner)
 	// Nobody consumes this outbox any more: format it afresh for the next
-	// producer, and scrub the partition so no tenant sees another's bytes.
+	// producer, and give the producer's heap blocks back.
 	l := n.layout
 	if _, err := ring.Init(n.region.Slice(l.Outbox(p.Slot), l.OutboxSize), n.cfg.OutboxCap); err != nil {
 		n.log.Error("reformat outbox", "slot", p.Slot, "err", err)
 	}
-	clear(n.region.Slice(l.Partition(p.Slot), l.PartitionSize))
+	blocks := n.arena.ReclaimOwner(arena.Owner(owner))
 	n.reg.Free(p.Slot)
 	n.stats.reclaimed.Add(1)
 	reason := "left"
 	if p.State != shm.SlotLeaving {
 		reason = "process gone"
 	}
-	n.log.Info("reclaimed producer slot", "slot", p.Slot, "pid", p.PID, "gen", p.Gen, "reason", reason, "abandoned_claims", abandoned)
+	n.log.Info("reclaimed producer slot", "slot", p.Slot, "pid", p.PID, "gen", p.Gen, "reason", reason, "abandoned_claims", abandoned, "heap_blocks", blocks)
 }
 
 // String describes the node for logs.

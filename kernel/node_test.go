@@ -26,7 +26,17 @@ func TestJobsAndRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	copy(in.Bytes, bytes.Repeat([]byte("inos"), 250))
-	foreign := schema.Ref{Offset: c.Partition().Offset - 4096, Length: 16} // another producer's memory
+	other := attach(t, name)
+	theirs, err := other.Alloc(100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign := theirs.Ref // another producer's block
+	outside := in.Ref     // own block, but a range past its end
+	outside.Offset += 900
+	outside.Length = 200
+	noHandle := in.Ref
+	noHandle.Handle = 0
 
 	big := append(append([]byte(`{"k":"`), bytes.Repeat([]byte("x"), 1<<20)...), `"}`...)
 	tests := []struct {
@@ -44,7 +54,9 @@ func TestJobsAndRefusals(t *testing.T) {
 		{"params __proto__", client.Job{Library: "echo", Method: "echo", Params: []byte(`{"x":{"__proto__":{}}}`)}, schema.ErrorInvalidParams},
 		{"params constructor", client.Job{Library: "echo", Method: "echo", Params: []byte(`{"constructor":1}`)}, schema.ErrorInvalidParams},
 		{"params over 1 MiB", client.Job{Library: "echo", Method: "echo", Params: big}, schema.ErrorInvalidParams},
-		{"input outside own memory", client.Job{Library: "echo", Method: "echo", Input: foreign}, schema.ErrorInvalidReference},
+		{"input in another producer's block", client.Job{Library: "echo", Method: "echo", Input: foreign}, schema.ErrorInvalidReference},
+		{"input past its block's end", client.Job{Library: "echo", Method: "echo", Input: outside}, schema.ErrorInvalidReference},
+		{"input without a handle", client.Job{Library: "echo", Method: "echo", Input: noHandle}, schema.ErrorInvalidReference},
 		{"output outside own memory", client.Job{Library: "noop", Method: "noop", Output: schema.Ref{Offset: 1 << 40, Length: 1}}, schema.ErrorInvalidReference},
 		{"deadline passed", client.Job{Library: "noop", Method: "noop", Deadline: time.Now().Add(-time.Second)}, schema.ErrorDeadlineExceeded},
 	}
@@ -101,9 +113,9 @@ func TestEnvelopeRefusals(t *testing.T) {
 		{"deep nesting", deep, 13, schema.ErrorInvalidEnvelope},
 		{"garbage", bytes.Repeat([]byte{0xa5}, 200), 14, schema.ErrorInvalidEnvelope},
 	}
-	for i, tc := range tests {
+	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := p.send(t, uint64(i)*4096, tc.msg, tc.tag)
+			e := p.send(t, tc.msg, tc.tag)
 			if e.Tag != tc.tag || schema.ErrorKind(e.Aux) != tc.kind {
 				t.Fatalf("result tag %d kind %v, want %d %v", e.Tag, schema.ErrorKind(e.Aux), tc.tag, tc.kind)
 			}
@@ -121,14 +133,18 @@ func TestEnvelopeRefusals(t *testing.T) {
 		})
 	}
 	// Entries the node cannot even locate get a bodiless result.
+	h, _ := p.alloc(t, kernel.ResultBufferMin)
+	small, _ := p.alloc(t, 100)
 	for _, e := range []struct {
 		name string
 		off  uint64
 		len  uint32
 	}{
-		{"envelope outside partition", 0, 100},
-		{"empty envelope", p.part, 0},
-		{"oversized envelope", p.part, 64 << 20},
+		{"envelope handle that names nothing", 12345, 100},
+		{"envelope without a handle", 0, 100},
+		{"empty envelope", uint64(h), 0},
+		{"oversized envelope", uint64(h), 64 << 20},
+		{"envelope block too small for the result", uint64(small), 100},
 	} {
 		r := p.sendEntry(t, ringEntry(e.off, e.len, p.gen, 99))
 		if r.Len != 0 || schema.ErrorKind(r.Aux) != schema.ErrorInvalidReference || r.Tag != 99 {

@@ -13,15 +13,15 @@ func benchRequest() Request {
 	return Request{
 		JobID: 42, Library: []byte("imageproc"), Method: []byte("thumbnail"),
 		Params:         []byte(`{"width":128,"height":128,"format":"webp","quality":80}`),
-		Input:          Ref{4096, 1 << 20},
-		Output:         Ref{1<<20 + 4096, 64 << 10},
+		Input:          Ref{Offset: 4096, Length: 1 << 20},
+		Output:         Ref{Offset: 1<<20 + 4096, Length: 64 << 10},
 		Limits:         JobLimits{MaxFuel: 1e9, TimeoutNs: 5e9, MaxOutputBytes: 64 << 10, MaxMemoryPages: 256},
 		DeadlineUnixNs: 1_700_000_000_000_000_000, SubmitUnixNs: 1_699_999_999_000_000_000,
 	}
 }
 
 func benchResult() Result {
-	return Result{JobID: 42, Status: StatusOK, Output: Ref{1<<20 + 4096, 12345}, QueueNs: 1500, ExecNs: 250_000, FuelUsed: 1234567}
+	return Result{JobID: 42, Status: StatusOK, Output: Ref{Offset: 1<<20 + 4096, Length: 12345}, QueueNs: 1500, ExecNs: 250_000, FuelUsed: 1234567}
 }
 
 func BenchmarkAppendRequest(b *testing.B) {
@@ -137,9 +137,9 @@ func BenchmarkCapnpGoDecodeRequest(b *testing.B) {
 		got.Method, _ = jr.MethodBytes()
 		got.Params, _ = jr.ParamsBytes()
 		in, _ := jr.Input()
-		got.Input = Ref{in.Offset(), in.Length()}
+		got.Input = Ref{Offset: in.Offset(), Length: in.Length(), Handle: in.Handle()}
 		out, _ := jr.Output()
-		got.Output = Ref{out.Offset(), out.Length()}
+		got.Output = Ref{Offset: out.Offset(), Length: out.Length(), Handle: out.Handle()}
 		l, _ := jr.Limits()
 		got.Limits = JobLimits{l.MaxFuel(), l.TimeoutNs(), l.MaxOutputBytes(), l.MaxMemoryPages()}
 		got.DeadlineUnixNs = jr.DeadlineUnixNs()
@@ -190,7 +190,7 @@ func BenchmarkCapnpGoDecodeResult(b *testing.B) {
 		got.JobID = jr.JobId()
 		got.Status = jr.Status()
 		out, _ := jr.Output()
-		got.Output = Ref{out.Offset(), out.Length()}
+		got.Output = Ref{Offset: out.Offset(), Length: out.Length(), Handle: out.Handle()}
 		got.ErrorKind = jr.ErrorKind()
 		got.ErrorMessage, _ = jr.ErrorMessageBytes()
 		got.QueueNs = jr.QueueNs()

@@ -78,7 +78,7 @@ func TestCapnpToolEncodesLargeRequest(t *testing.T) {
 	}
 	var got Request
 	must(t, DecodeRequest(msg, DefaultDecodeLimits(), &got))
-	want := Request{JobID: 5, Library: []byte("big"), Method: []byte("m"), Params: []byte(params), Output: Ref{1, 2}}
+	want := Request{JobID: 5, Library: []byte("big"), Method: []byte("m"), Params: []byte(params), Output: Ref{Offset: 1, Length: 2}}
 	if !requestsEqual(&got, &want) {
 		t.Fatalf("got %s\nwant %s", short(got), short(want))
 	}
@@ -90,15 +90,15 @@ func TestCapnpToolDecodesResult(t *testing.T) {
 		want string
 	}{
 		{
-			Result{JobID: 42, Status: StatusError, Output: Ref{8192, 17}, ErrorKind: ErrorInvalidParams,
+			Result{JobID: 42, Status: StatusError, Output: Ref{Offset: 8192, Length: 17}, ErrorKind: ErrorInvalidParams,
 				ErrorMessage: []byte(`params: forbidden key "__proto__" at offset 17`), QueueNs: 1500, ExecNs: 250000, FuelUsed: 99},
-			`(jobId = 42, status = error, output = (offset = 8192, length = 17), errorKind = invalidParams, ` +
+			`(jobId = 42, status = error, output = (offset = 8192, length = 17, handle = 0), errorKind = invalidParams, ` +
 				`errorMessage = "params: forbidden key \"__proto__\" at offset 17", queueNs = 1500, execNs = 250000, fuelUsed = 99)`,
 		},
 		{
 			// An empty message is a null pointer, which capnp omits.
-			Result{JobID: 1, Status: StatusOK, Output: Ref{0, 0}},
-			`(jobId = 1, status = ok, output = (offset = 0, length = 0), errorKind = none, queueNs = 0, execNs = 0, fuelUsed = 0)`,
+			Result{JobID: 1, Status: StatusOK, Output: Ref{Offset: 0, Length: 0}},
+			`(jobId = 1, status = ok, output = (offset = 0, length = 0, handle = 0), errorKind = none, queueNs = 0, execNs = 0, fuelUsed = 0)`,
 		},
 	}
 	for _, tc := range tests {
@@ -113,7 +113,7 @@ func TestCapnpToolDecodesRequest(t *testing.T) {
 	r := requestCases()[1].r // typical
 	out := runCapnp(t, AppendRequest(nil, &r), "decode", "JobRequest", "--short")
 	want := `(jobId = 42, library = "echo", method = "run", params = "{\"a\":1}", ` +
-		`input = (offset = 4096, length = 100), output = (offset = 8192, length = 4096), ` +
+		`input = (offset = 4096, length = 100, handle = 0), output = (offset = 8192, length = 4096, handle = 0), ` +
 		`limits = (maxFuel = 1000000, timeoutNs = 5000000000, maxOutputBytes = 65536, maxMemoryPages = 16), ` +
 		`deadlineUnixNs = 1700000000000000000, submitUnixNs = 1699999999000000000)`
 	if got := strings.TrimSpace(string(out)); got != want {

@@ -422,7 +422,7 @@ func newFastReader(msg []byte, lim DecodeLimits) fastReader {
 
 func (r *fastReader) ref(v view, i int, field string) (Ref, error) {
 	c, err := r.child(v, i, field)
-	return Ref{Offset: r.u64(c, 0), Length: r.u64(c, 8)}, err
+	return Ref{Offset: r.u64(c, 0), Length: r.u64(c, 8), Handle: r.u64(c, 16)}, err
 }
 
 // decodeRequestFast decodes a single-segment request. It returns errFar

@@ -109,7 +109,7 @@ func doubleFarArena(paramsBytes int) capnp.Arena {
 	// In allocation order (capnp-go allocates first fit): root pointer, root
 	// struct, its landing pad, library, method, their pads, params, its
 	// pad, then input, output and limits, each followed by its pad.
-	sizes := []int{8, 72, 16, 8, 8, 16, 16, paramsBytes, 16, 16, 16, 16, 16, 32, 16}
+	sizes := []int{8, 72, 16, 8, 8, 16, 16, paramsBytes, 16, 24, 16, 24, 16, 32, 16}
 	segs := make([][]byte, len(sizes))
 	for i, n := range sizes {
 		segs[i] = make([]byte, 0, n)
@@ -265,8 +265,8 @@ func TestDecodeLimits(t *testing.T) {
 		lim  DecodeLimits
 		want error
 	}{
-		{"traverse exact", fast, DecodeLimits{TraverseWords: 18}, nil},
-		{"traverse one short", fast, DecodeLimits{TraverseWords: 17}, ErrLimit},
+		{"traverse exact", fast, DecodeLimits{TraverseWords: 20}, nil},
+		{"traverse one short", fast, DecodeLimits{TraverseWords: 19}, ErrLimit},
 		{"traverse root only", fast, DecodeLimits{TraverseWords: 9}, ErrLimit},
 		{"depth 2", fast, DecodeLimits{MaxDepth: 2}, nil},
 		{"depth 1", fast, DecodeLimits{MaxDepth: 1}, ErrLimit},
@@ -342,9 +342,10 @@ func buildSized(t *testing.T, root, ref, limits capnp.ObjectSize, r *Request, ex
 		if 3+i < int(root.PointerCount) {
 			s, err := capnp.NewStruct(seg, ref)
 			must(t, err)
-			fill(s, 16)
+			fill(s, 24)
 			u64(s, 0, rf.Offset)
 			u64(s, 8, rf.Length)
+			u64(s, 16, rf.Handle)
 			must(t, st.SetPtr(uint16(3+i), s.ToPtr()))
 		}
 	}

@@ -6,10 +6,12 @@ import (
 	"strconv"
 )
 
-// Ref is a byte range of the shared region, relative to the region's start
-// (the BufferRef struct of job.capnp).
+// Ref is a byte range of the shared region, relative to the region's start,
+// and the arena handle of the block holding it (the BufferRef struct of
+// job.capnp).
 type Ref struct {
 	Offset, Length uint64
+	Handle         uint64
 }
 
 // JobLimits are the per-job limits a producer asks for (the Limits struct of
@@ -81,7 +83,7 @@ const (
 	requestPtrs      = 6 // library, method, params, input, output, limits
 	resultDataWords  = 5 // jobId, status+errorKind, queueNs, execNs, fuelUsed
 	resultPtrs       = 2 // output, errorMessage
-	refWords         = 2
+	refWords         = 3
 	limitsWords      = 4
 
 	// headerBytes is the stream framing of a single-segment message: the
@@ -234,5 +236,6 @@ func putRef(s []byte, at, next int, r Ref) int {
 	putStructPtr(s, at, next, refWords, 0)
 	binary.LittleEndian.PutUint64(s[next*8:], r.Offset)
 	binary.LittleEndian.PutUint64(s[next*8+8:], r.Length)
+	binary.LittleEndian.PutUint64(s[next*8+16:], r.Handle)
 	return next + refWords
 }

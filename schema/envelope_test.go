@@ -25,11 +25,11 @@ func requestCases() []requestCase {
 		{"zero", Request{}},
 		{"typical", Request{
 			JobID: 42, Library: []byte("echo"), Method: []byte("run"), Params: []byte(`{"a":1}`),
-			Input: Ref{4096, 100}, Output: Ref{8192, 4096},
+			Input: Ref{Offset: 4096, Length: 100}, Output: Ref{Offset: 8192, Length: 4096},
 			Limits:         JobLimits{MaxFuel: 1e6, TimeoutNs: 5e9, MaxOutputBytes: 65536, MaxMemoryPages: 16},
 			DeadlineUnixNs: 1_700_000_000_000_000_000, SubmitUnixNs: 1_699_999_999_000_000_000,
 		}},
-		{"empty texts, set refs", Request{JobID: 1, Input: Ref{1, 2}, Output: Ref{3, 4}, Limits: JobLimits{MaxMemoryPages: 1}}},
+		{"empty texts, set refs", Request{JobID: 1, Input: Ref{Offset: 1, Length: 2}, Output: Ref{Offset: 3, Length: 4}, Limits: JobLimits{MaxMemoryPages: 1}}},
 		{"only params", Request{Params: []byte("{}")}},
 		// A Text of n bytes takes n+1 bytes: 7 fills a word exactly, 8 spills.
 		{"text 1", Request{Library: text(1), Method: text(1), Params: text(1)}},
@@ -41,7 +41,7 @@ func requestCases() []requestCase {
 		{"binary texts", Request{Library: []byte("a\x00b"), Method: []byte{0xff, 0xfe}, Params: []byte("\x00")}},
 		{"max values", Request{
 			JobID: math.MaxUint64, Library: []byte("x"),
-			Input: Ref{math.MaxUint64, math.MaxUint64}, Output: Ref{math.MaxUint64, math.MaxUint64},
+			Input: Ref{Offset: math.MaxUint64, Length: math.MaxUint64}, Output: Ref{Offset: math.MaxUint64, Length: math.MaxUint64},
 			Limits:         JobLimits{math.MaxUint64, math.MaxUint64, math.MaxUint64, math.MaxUint32},
 			DeadlineUnixNs: math.MaxInt64, SubmitUnixNs: math.MinInt64,
 		}},
@@ -57,7 +57,7 @@ type resultCase struct {
 func resultCases() []resultCase {
 	return []resultCase{
 		{"zero", Result{}},
-		{"ok", Result{JobID: 42, Status: StatusOK, Output: Ref{8192, 17}, QueueNs: 1500, ExecNs: 250_000, FuelUsed: 99}},
+		{"ok", Result{JobID: 42, Status: StatusOK, Output: Ref{Offset: 8192, Length: 17}, QueueNs: 1500, ExecNs: 250_000, FuelUsed: 99}},
 		{"error", Result{JobID: 43, Status: StatusError, ErrorKind: ErrorInvalidParams,
 			ErrorMessage: []byte(`params: forbidden key "__proto__" at offset 17`)}},
 		{"message 7", Result{ErrorMessage: []byte("1234567")}},
@@ -65,7 +65,7 @@ func resultCases() []resultCase {
 		{"long message", Result{Status: StatusError, ErrorKind: ErrorLibraryFailed, ErrorMessage: bytes.Repeat([]byte("e"), 70_000)}},
 		{"unknown enums", Result{Status: 7, ErrorKind: 999}},
 		{"max values", Result{
-			JobID: math.MaxUint64, Status: math.MaxUint16, Output: Ref{math.MaxUint64, math.MaxUint64},
+			JobID: math.MaxUint64, Status: math.MaxUint16, Output: Ref{Offset: math.MaxUint64, Length: math.MaxUint64},
 			ErrorKind: math.MaxUint16, QueueNs: math.MaxUint64, ExecNs: math.MaxUint64, FuelUsed: math.MaxUint64,
 		}},
 	}
@@ -120,6 +120,7 @@ func genRequest(t testing.TB, arena capnp.Arena, r *Request, nullStructs bool) [
 		must(t, err)
 		b.SetOffset(r.Offset)
 		b.SetLength(r.Length)
+		b.SetHandle(r.Handle)
 	}
 	setRef(r.Input, jr.NewInput)
 	setRef(r.Output, jr.NewOutput)
@@ -152,6 +153,7 @@ func genResult(t testing.TB, arena capnp.Arena, r *Result) []byte {
 	must(t, err)
 	out.SetOffset(r.Output.Offset)
 	out.SetLength(r.Output.Length)
+	out.SetHandle(r.Output.Handle)
 	must(t, jr.SetErrorMessage(string(r.ErrorMessage)))
 	b, err := msg.Marshal()
 	must(t, err)
@@ -180,8 +182,8 @@ func readGenRequest(t testing.TB, b []byte) Request {
 	must(t, err)
 	l, err := jr.Limits()
 	must(t, err)
-	r.Input = Ref{in.Offset(), in.Length()}
-	r.Output = Ref{out.Offset(), out.Length()}
+	r.Input = Ref{Offset: in.Offset(), Length: in.Length(), Handle: in.Handle()}
+	r.Output = Ref{Offset: out.Offset(), Length: out.Length(), Handle: out.Handle()}
 	r.Limits = JobLimits{l.MaxFuel(), l.TimeoutNs(), l.MaxOutputBytes(), l.MaxMemoryPages()}
 	r.DeadlineUnixNs = jr.DeadlineUnixNs()
 	r.SubmitUnixNs = jr.SubmitUnixNs()
@@ -199,7 +201,7 @@ func readGenResult(t testing.TB, b []byte) Result {
 	m, err := jr.ErrorMessageBytes()
 	must(t, err)
 	return Result{
-		JobID: jr.JobId(), Status: jr.Status(), Output: Ref{out.Offset(), out.Length()},
+		JobID: jr.JobId(), Status: jr.Status(), Output: Ref{Offset: out.Offset(), Length: out.Length(), Handle: out.Handle()},
 		ErrorKind: jr.ErrorKind(), ErrorMessage: m,
 		QueueNs: jr.QueueNs(), ExecNs: jr.ExecNs(), FuelUsed: jr.FuelUsed(),
 	}

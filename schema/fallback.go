@@ -94,7 +94,7 @@ func capnpStruct(s capnp.Struct, i uint16, field string) (capnp.Struct, error) {
 func capnpRef(s capnp.Struct, i uint16, field string) (Ref, error) {
 	st, err := capnpStruct(s, i, field)
 	ref := BufferRef(st)
-	return Ref{Offset: ref.Offset(), Length: ref.Length()}, err
+	return Ref{Offset: ref.Offset(), Length: ref.Length(), Handle: ref.Handle()}, err
 }
 
 func decodeRequestCapnp(msg []byte, lim DecodeLimits, r *Request) error {

@@ -15,10 +15,15 @@ using Go = import "/go.capnp";
 $Go.package("schema");
 $Go.import("github.com/inos-node/node/schema");
 
-# A byte range of the shared region, relative to the region's start.
+# A byte range of the shared region, relative to the region's start, and
+# the arena handle of the block that holds it. The node checks the range
+# against the block the handle names: the block must belong to the
+# producer, be pinned (so it cannot move during the job), and contain the
+# range. A zero handle is allowed only for an empty range.
 struct BufferRef {
   offset @0 :UInt64;
   length @1 :UInt64;
+  handle @2 :UInt64;
 }
 
 # Per-job limits a producer may ask for. Zero means "the library's default";

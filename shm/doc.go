@@ -19,7 +19,8 @@
 //	 48     8  creation time, Unix ns: tells two incarnations of a name apart
 //	 64   ...  Layout: the offset and size of every section, 8 bytes each
 //
-// Sections (inbox ring, producer table, outbox rings, heap) start on 4 KiB
+// Sections (inbox ring, producer table, outbox rings, the heap arena's
+// metadata, the heap) start on 4 KiB
 // boundaries. Only offsets are stored in shared memory, never pointers: each
 // process maps the region at its own address.
 //

@@ -8,7 +8,7 @@ import (
 // Header constants.
 const (
 	Magic      = "INOSSHM\x00"
-	Version    = 1
+	Version    = 2
 	HeaderSize = 4096
 	// ProducerEntrySize is the size of one producer table entry: its own
 	// cache-line pair, so producers never share a line.
@@ -42,7 +42,8 @@ type LayoutConfig struct {
 	InboxBytes     uint64 // bytes of the inbox ring
 	OutboxBytes    uint64 // bytes of one producer's outbox ring
 	MaxProducers   uint64 // producer slots, 1..16383
-	PartitionBytes uint64 // heap bytes owned by each producer slot
+	ArenaMetaBytes uint64 // bytes of the heap arena's metadata (arena.MetaSize)
+	HeapBytes      uint64 // bytes of the shared heap the arena hands out
 }
 
 // Layout places the region's sections. Every offset is a multiple of 4 KiB.
@@ -53,12 +54,14 @@ type Layout struct {
 	OutboxOff           uint64
 	OutboxStride        uint64 // distance between two producers' outboxes
 	OutboxSize          uint64
+	ArenaMetaOff        uint64
+	ArenaMetaSize       uint64
 	HeapOff             uint64
-	PartitionSize       uint64 // each producer slot owns one partition of the heap
+	HeapSize            uint64
 	Size                uint64 // total bytes
 }
 
-const layoutWords = 10
+const layoutWords = 12
 
 func alignUp(v, a uint64) uint64 { return (v + a - 1) &^ (a - 1) }
 
@@ -67,7 +70,7 @@ func NewLayout(c LayoutConfig) (Layout, error) {
 	if c.MaxProducers == 0 || c.MaxProducers > 16383 {
 		return Layout{}, fmt.Errorf("shm: MaxProducers %d out of range 1..16383", c.MaxProducers)
 	}
-	if c.InboxBytes == 0 || c.OutboxBytes == 0 || c.PartitionBytes == 0 {
+	if c.InboxBytes == 0 || c.OutboxBytes == 0 || c.ArenaMetaBytes == 0 || c.HeapBytes == 0 {
 		return Layout{}, fmt.Errorf("shm: empty section in %+v", c)
 	}
 	var l Layout
@@ -79,20 +82,20 @@ func NewLayout(c LayoutConfig) (Layout, error) {
 	l.OutboxOff, l.OutboxSize = off, c.OutboxBytes
 	l.OutboxStride = alignUp(c.OutboxBytes, 128)
 	off = alignUp(off+c.MaxProducers*l.OutboxStride, sectionAlign)
-	l.HeapOff, l.PartitionSize = off, alignUp(c.PartitionBytes, sectionAlign)
-	l.Size = off + c.MaxProducers*l.PartitionSize
+	l.ArenaMetaOff, l.ArenaMetaSize = off, c.ArenaMetaBytes
+	off = alignUp(off+c.ArenaMetaBytes, sectionAlign)
+	l.HeapOff, l.HeapSize = off, c.HeapBytes
+	l.Size = alignUp(off+c.HeapBytes, sectionAlign)
 	return l, nil
 }
 
 // Outbox returns the offset of producer slot i's outbox ring.
 func (l Layout) Outbox(i int) uint64 { return l.OutboxOff + uint64(i)*l.OutboxStride }
 
-// Partition returns the offset of producer slot i's heap partition.
-func (l Layout) Partition(i int) uint64 { return l.HeapOff + uint64(i)*l.PartitionSize }
 
 func (l Layout) words() [layoutWords]uint64 {
 	return [layoutWords]uint64{l.InboxOff, l.InboxSize, l.ProducersOff, l.MaxProducers,
-		l.OutboxOff, l.OutboxStride, l.OutboxSize, l.HeapOff, l.PartitionSize, l.Size}
+		l.OutboxOff, l.OutboxStride, l.OutboxSize, l.ArenaMetaOff, l.ArenaMetaSize, l.HeapOff, l.HeapSize, l.Size}
 }
 
 func (l *Layout) put(b []byte) {
@@ -106,7 +109,7 @@ func readLayout(b []byte) Layout {
 	for i := range w {
 		w[i] = binary.LittleEndian.Uint64(b[hdrLayout+8*i:])
 	}
-	return Layout{w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8], w[9]}
+	return Layout{w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8], w[9], w[10], w[11]}
 }
 
 // check verifies that sections are aligned, ordered, non-overlapping and
@@ -123,7 +126,8 @@ func (l Layout) check(size uint64) error {
 		{"inbox", l.InboxOff, l.InboxSize},
 		{"producers", l.ProducersOff, l.MaxProducers * ProducerEntrySize},
 		{"outboxes", l.OutboxOff, l.MaxProducers * l.OutboxStride},
-		{"heap", l.HeapOff, l.MaxProducers * l.PartitionSize},
+		{"arena metadata", l.ArenaMetaOff, l.ArenaMetaSize},
+		{"heap", l.HeapOff, l.HeapSize},
 	}
 	end := uint64(HeaderSize)
 	for _, s := range secs {
@@ -132,7 +136,7 @@ func (l Layout) check(size uint64) error {
 		}
 		end = s.off + s.size
 	}
-	if end > size || l.Size != size {
+	if end > size || l.Size != size || l.Size-end >= sectionAlign {
 		return fmt.Errorf("sections end at %d, layout size %d, file size %d", end, l.Size, size)
 	}
 	return nil

@@ -169,7 +169,7 @@ func createFile(path string, l Layout) (*Region, error) {
 		os.Remove(path)
 		return nil, fmt.Errorf("shm: allocate %d bytes: %w", l.Size, err)
 	}
-	mem, err := mapFile(f, l.Size, true)
+	mem, err := mapFile(f, l.Size)
 	if err != nil {
 		os.Remove(path)
 		return nil, err
@@ -177,14 +177,10 @@ func createFile(path string, l Layout) (*Region, error) {
 	return &Region{path: path, mem: mem, layout: l}, nil
 }
 
-// mapFile maps size bytes of f shared. With populate, every page is
-// pre-faulted (MAP_POPULATE): no page fault on the job path.
-func mapFile(f *os.File, size uint64, populate bool) ([]byte, error) {
-	flags := unix.MAP_SHARED
-	if populate {
-		flags |= unix.MAP_POPULATE
-	}
-	mem, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, flags)
+// mapFile maps size bytes of f shared, every page pre-faulted
+// (MAP_POPULATE): no page fault on the job path.
+func mapFile(f *os.File, size uint64) ([]byte, error) {
+	mem, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
 	if err != nil {
 		return nil, fmt.Errorf("shm: mmap %d bytes: %w", size, err)
 	}
@@ -239,17 +235,12 @@ func Attach(name string, opts Options) (*Region, error) {
 	if err := l.check(uint64(fi.Size())); err != nil {
 		return nil, &RegionError{Name: name, Detail: err.Error(), Err: ErrBadLayout}
 	}
-	// A producer pre-faults the control sections now and its own heap
-	// partition once it has one (Prefault), not every producer's heap.
-	mem, err := mapFile(f, l.Size, false)
+	// Pre-faulted like the node's: no page fault on the job path.
+	mem, err := mapFile(f, l.Size)
 	if err != nil {
 		return nil, err
 	}
 	r := &Region{name: name, path: path, mem: mem, layout: l, log: opts.logger()}
-	if err := r.Prefault(0, l.HeapOff); err != nil {
-		r.unmap()
-		return nil, err
-	}
 	if s := r.u32(hdrState).Load(); s != StateReady {
 		r.unmap()
 		return nil, &RegionError{Name: name, Detail: fmt.Sprintf("state %d", s), Err: ErrNotReady}
@@ -259,33 +250,6 @@ func Attach(name string, opts Options) (*Region, error) {
 		return nil, err
 	}
 	return r, nil
-}
-
-// madvPopulateWrite is MADV_POPULATE_WRITE (Linux 5.14).
-const madvPopulateWrite = 23
-
-// Prefault maps the pages of [off, off+n) into this process writable now,
-// so that the job path takes no page fault on them.
-func (r *Region) Prefault(off, n uint64) error {
-	b := r.mem[off : off+n]
-	if len(b) == 0 {
-		return nil
-	}
-	err := unix.Madvise(b, madvPopulateWrite)
-	if err == unix.EINVAL {
-		// Older kernel: reading each page maps it (a first write then
-		// costs a minor fault, not an allocation).
-		var sink byte
-		for i := 0; i < len(b); i += 4096 {
-			sink += b[i]
-		}
-		_ = sink
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("shm: prefault [%d,+%d): %w", off, n, err)
-	}
-	return nil
 }
 
 func (r *Region) u32(off int) *atomic.Uint32 { return (*atomic.Uint32)(unsafe.Pointer(&r.mem[off])) }

@@ -16,7 +16,7 @@ import (
 	"unsafe"
 )
 
-var testLayout = LayoutConfig{InboxBytes: 8192, OutboxBytes: 1000, MaxProducers: 4, PartitionBytes: 64 << 10}
+var testLayout = LayoutConfig{InboxBytes: 8192, OutboxBytes: 1000, MaxProducers: 4, ArenaMetaBytes: 5000, HeapBytes: 256 << 10}
 
 func TestMain(m *testing.M) {
 	if os.Getenv("INOS_SHM_ROLE") == "ponger" {
@@ -40,11 +40,14 @@ func TestLayoutIsAlignedAndDisjoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 4; i++ {
-		if l.Outbox(i)%128 != 0 || l.Partition(i)%4096 != 0 {
-			t.Fatalf("slot %d: outbox %d partition %d misaligned", i, l.Outbox(i), l.Partition(i))
+		if l.Outbox(i)%128 != 0 {
+			t.Fatalf("slot %d: outbox %d misaligned", i, l.Outbox(i))
 		}
 	}
-	if _, err := NewLayout(LayoutConfig{InboxBytes: 1, OutboxBytes: 1, MaxProducers: 0, PartitionBytes: 1}); err == nil {
+	if l.ArenaMetaOff%4096 != 0 || l.HeapOff%4096 != 0 || l.HeapOff < l.ArenaMetaOff+l.ArenaMetaSize {
+		t.Fatalf("arena sections misplaced: %+v", l)
+	}
+	if _, err := NewLayout(LayoutConfig{InboxBytes: 1, OutboxBytes: 1, MaxProducers: 0, ArenaMetaBytes: 1, HeapBytes: 1}); err == nil {
 		t.Fatal("zero producers accepted")
 	}
 }
@@ -101,7 +104,7 @@ func TestAttachRefusesBadHeaders(t *testing.T) {
 		{"magic", func() { h[0] = 'X' }, func() { h[0] = 'I' }, ErrBadMagic},
 		{"version", func() { binary.LittleEndian.PutUint32(h[hdrVersion:], 99) }, func() { binary.LittleEndian.PutUint32(h[hdrVersion:], Version) }, ErrVersion},
 		{"layout overlaps", func() { binary.LittleEndian.PutUint64(h[hdrLayout+8*2:], 0) }, func() { r.layout.put(h) }, ErrBadLayout},
-		{"layout past the end", func() { binary.LittleEndian.PutUint64(h[hdrLayout+8*9:], 1<<40) }, func() { r.layout.put(h) }, ErrBadLayout},
+		{"layout past the end", func() { binary.LittleEndian.PutUint64(h[hdrLayout+8*11:], 1<<40) }, func() { r.layout.put(h) }, ErrBadLayout},
 		{"not ready", func() { r.u32(hdrState).Store(0) }, func() { r.u32(hdrState).Store(StateReady) }, ErrNotReady},
 		{"dead node", func() { binary.LittleEndian.PutUint32(h[hdrNodePID:], 0x7ffffff0) }, func() { binary.LittleEndian.PutUint32(h[hdrNodePID:], uint32(os.Getpid())) }, ErrNoNode},
 	}
@@ -249,7 +252,7 @@ func mapTestFile(t testing.TB, path string) []byte {
 	if err := f.Truncate(4096); err != nil {
 		t.Fatal(err)
 	}
-	mem, err := mapFile(f, 4096, true)
+	mem, err := mapFile(f, 4096)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +265,7 @@ func ponger(path string, n int) error {
 	if err != nil {
 		return err
 	}
-	mem, err := mapFile(f, 4096, true)
+	mem, err := mapFile(f, 4096)
 	f.Close()
 	if err != nil {
 		return err

@@ -16,7 +16,7 @@ import (
 type nodeFlags struct {
 	region                   string
 	inbox, outbox, producers int
-	partitionMiB             int
+	heapMiB                  int
 	batch                    int
 	spin, park, housekeeping time.Duration
 	logLevel                 string
@@ -27,7 +27,7 @@ func (f *nodeFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.inbox, "inbox", 4096, "inbox ring slots (power of two)")
 	fs.IntVar(&f.outbox, "outbox", 1024, "outbox ring slots per producer (power of two)")
 	fs.IntVar(&f.producers, "producers", 16, "producer slots")
-	fs.IntVar(&f.partitionMiB, "partition-mib", 32, "shared heap per producer, MiB")
+	fs.IntVar(&f.heapMiB, "heap-mib", 512, "shared heap (the arena producers and the node allocate from), MiB")
 	fs.IntVar(&f.batch, "batch", 10, "most jobs the dispatcher takes per wake")
 	fs.DurationVar(&f.spin, "spin", shm.DefaultSpin, "how long the dispatcher spins before parking")
 	fs.DurationVar(&f.park, "park", shm.DefaultPark, "longest single futex sleep")
@@ -42,7 +42,7 @@ func (f *nodeFlags) config() (kernel.Config, error) {
 	}
 	return kernel.Config{
 		Region: f.region, InboxCap: f.inbox, OutboxCap: f.outbox, MaxProducers: f.producers,
-		PartitionBytes: uint64(f.partitionMiB) << 20, Batch: f.batch,
+		HeapBytes: uint64(f.heapMiB) << 20, Batch: f.batch,
 		Wait:         shm.WaitPolicy{Spin: f.spin, Park: f.park},
 		Housekeeping: f.housekeeping, Logger: log,
 	}, nil
