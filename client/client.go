@@ -451,3 +451,43 @@ func (c *Client) Close() error {
 	c.mem = nil
 	return c.region.Close()
 }
+
+// Movable is a block of the shared heap that the node may move, to
+// defragment the heap, whenever nobody pins it. Hold it, not an offset;
+// Pin it for a view (and to use it in a job), and Unpin when done.
+type Movable struct {
+	h arena.Handle
+	n uint64
+}
+
+// AllocMovable reserves n bytes that the node may move while unpinned.
+func (c *Client) AllocMovable(n int) (Movable, error) {
+	if c.mem == nil {
+		return Movable{}, ErrClosed
+	}
+	if n <= 0 {
+		return Movable{}, fmt.Errorf("client: AllocMovable(%d)", n)
+	}
+	h, _, err := c.heap.Alloc(c.aowner, uint64(n))
+	if err != nil {
+		return Movable{}, err
+	}
+	return Movable{h: h, n: uint64(n)}, nil
+}
+
+// Pin fixes m where it is and returns its view; pins nest. The view is
+// valid until the matching Unpin.
+func (c *Client) Pin(m Movable) (Buffer, error) {
+	off, err := c.heap.Pin(m.h)
+	if err != nil {
+		return Buffer{}, err
+	}
+	off += c.heapOff
+	return Buffer{Ref: schema.Ref{Offset: off, Length: m.n, Handle: uint64(m.h)}, Bytes: c.mem[off : off+m.n : off+m.n]}, nil
+}
+
+// Unpin undoes one Pin; the block may move again once no pin is left.
+func (c *Client) Unpin(m Movable) error { return c.heap.Unpin(m.h) }
+
+// FreeMovable releases m; it must not be pinned.
+func (c *Client) FreeMovable(m Movable) error { return c.heap.Free(c.aowner, m.h) }

@@ -325,7 +325,12 @@ func TestProducersKilledAtRandom(t *testing.T) {
 			t.Errorf("slot %d still %+v", i, p)
 		}
 	}
-	t.Logf("%d producers SIGKILLed mid-stream: %+v", rounds, st)
+	// ...and every block they held in the shared heap.
+	hs := n.HeapStats()
+	if hs.Live != 0 || hs.Free+hs.Cached != hs.Size || hs.HandlesInUse != 0 {
+		t.Fatalf("heap after every producer is gone: %+v", hs)
+	}
+	t.Logf("%d producers SIGKILLed mid-stream: %+v; heap: %d allocs, %d frees, all reclaimed", rounds, st, hs.Allocs, hs.Frees)
 }
 
 func TestNodeKilledMidBatch(t *testing.T) {
