@@ -16,9 +16,15 @@ import (
 	"github.com/inos-node/node/shm"
 )
 
+const benchUsage = `usage: inos bench ring [--json] [--quick] [--duration D] [--transports shm,uds,chan] [--spin D]
+       inos bench arena [--json] [--quick] [--ops N] [--arena-mib N] [--seed S] [--duration D]`
+
 func cmdBench(args []string) error {
+	if len(args) > 0 && args[0] == "arena" {
+		return cmdBenchArena(args[1:])
+	}
 	if len(args) == 0 || args[0] != "ring" {
-		return errors.New("usage: inos bench ring [--json] [--quick] [--duration D] [--transports shm,uds,chan] [--spin D]")
+		return errors.New(benchUsage)
 	}
 	fs := flag.NewFlagSet("bench ring", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print one JSON object per line")
@@ -52,6 +58,34 @@ func cmdBench(args []string) error {
 		fmt.Printf("inos bench ring: %d CPUs, %s per measurement, spin %s\n\n", runtime.NumCPU(), *dur, *spin)
 	}
 	err = bench.RunRing(ctx, o, rep)
+	rep.Flush()
+	return err
+}
+
+// cmdBenchArena runs the arena benchmark: allocation traces replayed on the
+// arena, on the plain buddy baseline and on Go's heap.
+func cmdBenchArena(args []string) error {
+	fs := flag.NewFlagSet("bench arena", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print one JSON object per line")
+	quick := fs.Bool("quick", false, "short run: 64 MiB arena, 100000 ops per trace, 5 s cap per replay")
+	ops := fs.Int("ops", 0, "ops per trace (default 1000000; quick 100000)")
+	arenaMiB := fs.Uint64("arena-mib", 0, "arena size in MiB (default 256; quick 64)")
+	seed := fs.Uint64("seed", 1, "trace seed; the same seed replays the same traces")
+	dur := fs.Duration("duration", 0, "cap on one trace's replay on one allocator (default 2m; quick 5s)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q\n%s", fs.Args(), benchUsage)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	o := bench.ArenaOptions{Quick: *quick, Ops: *ops, ArenaBytes: *arenaMiB << 20, Seed: *seed, Duration: *dur}
+	rep := bench.NewArenaReporter(os.Stdout, *asJSON)
+	if !*asJSON {
+		fmt.Printf("inos bench arena: %d CPUs, %s\n\n", runtime.NumCPU(), runtime.Version())
+	}
+	err := bench.RunArena(ctx, o, rep)
 	rep.Flush()
 	return err
 }

@@ -4,6 +4,7 @@
 //	inos submit  --region NAME ...     one job from files
 //	inos demo                          a node and producers on a mixed workload
 //	inos bench ring [--json] [--quick] the transport benchmark
+//	inos bench arena [--json] [--quick] the shared-heap allocator benchmark
 package main
 
 import (
@@ -24,7 +25,7 @@ func commands() []command {
 		{"run", "run the node on a shared region until SIGTERM", cmdRun, false},
 		{"submit", "submit one job from files and print its result", cmdSubmit, false},
 		{"demo", "start a node and producer processes and print a latency table", cmdDemo, false},
-		{"bench", "run a benchmark scenario (ring)", cmdBench, false},
+		{"bench", "run a benchmark scenario (ring, arena)", cmdBench, false},
 		{"demo-producer", "one producer process of the demo", cmdDemoProducer, true},
 		{"bench-uds-server", "the Unix-socket echo server of the ring benchmark", cmdUDSServer, true},
 	}
