@@ -235,6 +235,86 @@ func (a *Arena) acquire(m uint64, lowest bool) (pos, held uint64, ok bool) {
 	return best, held, true
 }
 
+// freeAt returns the level of the free block that starts at granule q, if
+// one does.
+func (a *Arena) freeAt(q uint64) (int, bool) {
+	for k := 0; k <= a.l.maxLevel; k++ {
+		if q&(1<<k-1) != 0 {
+			break // q is not aligned to larger blocks either
+		}
+		if q>>k < uint64(len(a.lvl[k].lv[0]))*64 && (q>>k+1)<<k <= a.l.granules && a.lvl[k].test(q>>k) {
+			return k, true
+		}
+	}
+	return 0, false
+}
+
+// freeEndingAt returns the level of the free block that ends at granule q.
+func (a *Arena) freeEndingAt(q uint64) (int, bool) {
+	for k := 0; k <= a.l.maxLevel && q >= 1<<k; k++ {
+		p := q - 1<<k
+		if p&(1<<k-1) != 0 {
+			continue
+		}
+		if a.lvl[k].test(p >> k) {
+			return k, true
+		}
+	}
+	return 0, false
+}
+
+// acquireRun is the fallback when no single free block holds m granules:
+// it looks for a run of adjacent free blocks (the pieces trimming and
+// freeing leave side by side) that together hold m, takes the lowest such
+// run it finds below limit, and gives back what the allocation does not
+// use. Any such run contains a whole free block of level need-1 or need-2,
+// so those blocks are the only places to start from. budget bounds the
+// blocks it starts from (and is spent), so that a caller looping over many
+// allocations, like Compact, stays bounded however fragmented the arena is.
+func (a *Arena) acquireRun(m, limit uint64, budget *int) (uint64, bool) {
+	need := levelFor(m)
+	best, bestEnd, found := uint64(0), uint64(0), false
+	for k := need - 1; k >= max(need-2, 0); k-- {
+		for i, ok := a.lvl[k].first(); ok && *budget > 0; i, ok = a.lvl[k].next(i + 1) {
+			*budget--
+			start, end := i<<k, (i+1)<<k
+			if found && start >= best || start >= limit {
+				break
+			}
+			for end-start < m {
+				kk, ok := a.freeAt(end)
+				if !ok {
+					break
+				}
+				end += 1 << kk
+			}
+			for end-start < m {
+				kk, ok := a.freeEndingAt(start)
+				if !ok {
+					break
+				}
+				start -= 1 << kk
+			}
+			if end-start >= m && start < limit && (!found || start < best) {
+				best, bestEnd, found = start, end, true
+			}
+		}
+	}
+	if !found {
+		return 0, false
+	}
+	// Take every free block of the run, then give back its tail.
+	for q := best; q < bestEnd; {
+		k, _ := a.freeAt(q)
+		a.takeBlock(q, k)
+		q += 1 << k
+	}
+	if rest := bestEnd - best - m; rest > 0 {
+		a.release(best+m, rest)
+	}
+	return best, true
+}
+
 func (a *Arena) largestFree() uint64 {
 	for k := a.l.maxLevel; k >= 0; k-- {
 		if a.count[k] > 0 {

@@ -165,3 +165,38 @@ func BenchmarkAllocFree(b *testing.B) {
 		})
 	}
 }
+
+// TestRunOfAdjacentPieces: free space that no single buddy block covers (a
+// run of smaller blocks side by side, as trimming leaves them) still holds
+// an allocation.
+func TestRunOfAdjacentPieces(t *testing.T) {
+	a, _ := newArena(t, Config{Size: 64 * Granule})
+	hs := make([]Handle, 64)
+	for i := range hs {
+		h, off, err := a.Alloc(1, Granule)
+		if err != nil || off != uint64(i)*Granule {
+			t.Fatalf("fill %d: off %d, %v", i, off, err)
+		}
+		hs[i] = h
+	}
+	for _, i := range []int{15, 16, 17} { // blocks [15], [16,18): no aligned 4
+		a.Free(1, hs[i])
+	}
+	a.Compact(0) // flush exact-fit lists into the buddy structure
+	checkInvariants(t, a)
+	if a.Stats().LargestFree != 2*Granule {
+		t.Fatalf("setup: largest free %d", a.Stats().LargestFree)
+	}
+	h, off, err := a.Alloc(2, 3*Granule)
+	if err != nil || off != 15*Granule {
+		t.Fatalf("3 granules over a run of 1+2: off %d, %v", off, err)
+	}
+	checkInvariants(t, a)
+	if err := a.Free(2, h); err != nil {
+		t.Fatal(err)
+	}
+	checkInvariants(t, a)
+	if _, _, err := a.Alloc(2, 4*Granule); !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("4 granules in a 3-granule hole: %v", err)
+	}
+}

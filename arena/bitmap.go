@@ -77,3 +77,28 @@ func (b hbitmap) first() (uint64, bool) {
 	}
 	return i, true
 }
+
+// next returns the lowest set item at or after i.
+func (b hbitmap) next(i uint64) (uint64, bool) {
+	return b.nextAt(0, i)
+}
+
+func (b hbitmap) nextAt(l int, i uint64) (uint64, bool) {
+	lv := b.lv[l]
+	w := i >> 6
+	if w >= uint64(len(lv)) {
+		return 0, false
+	}
+	if rest := lv[w] >> (i & 63); rest != 0 {
+		return i + uint64(bits.TrailingZeros64(rest)), true
+	}
+	if l == len(b.lv)-1 {
+		return 0, false
+	}
+	// The next non-empty word of this level, from the level above.
+	nw, ok := b.nextAt(l+1, w+1)
+	if !ok {
+		return 0, false
+	}
+	return nw<<6 | uint64(bits.TrailingZeros64(lv[nw])), true
+}

@@ -16,6 +16,12 @@
 // its buddy while the buddy is free, so the tail and the allocation coalesce
 // again.
 //
+// When no single free block holds an allocation, it may still fit in a run
+// of adjacent free blocks (trimmed tails and freed neighbours lie side by
+// side without being buddies): Alloc then takes the lowest such run it
+// finds, starting from the free blocks of the two levels below the one it
+// needed (any fitting run contains one), within a bounded search.
+//
 // Free blocks are tracked by one hierarchical bitmap per level (a bit per
 // block, summary words above): finding the lowest free block of a level
 // reads a handful of words, and no link ever lives inside a free block,
@@ -28,10 +34,18 @@
 //
 // Callers hold handles (table index + generation), not offsets, so that the
 // arena may move blocks: Compact moves unpinned blocks, highest address
-// first, into the lowest free block that fits, and the space behind them
-// coalesces. A block being moved is marked in its handle entry; Pin waits
-// for the mark to clear, so no reader ever sees a half-moved block, and a
-// pinned block never moves. Handles with an old generation are stale; a
+// first, into the lowest free block (or run) that fits, and the space
+// behind them coalesces. A block being moved is marked in its handle entry;
+// Pin, Free and Lookup wait for the mark to clear, so no reader ever sees a
+// half-moved block, and a pinned block never moves. The copy itself runs
+// outside the lock (its destination is already taken, its source still
+// held), so a large move does not stall other processes' allocations. Only
+// the node compacts: a mover that died mid-copy would leave its block
+// marked, and the node's death ends the region anyway.
+//
+// External fragmentation is 1 - (largest free block) / (the largest power
+// of two not above the free bytes): free space packed at the top of the
+// arena reads 0, and 0.30 (Config.CompactAt) is when the node compacts. Handles with an old generation are stale; a
 // second Free is a double free; a handle of another owner is foreign: each
 // is a typed error, never corruption.
 //

@@ -2,11 +2,19 @@ package arena
 
 import (
 	"fmt"
+	"math/bits"
 	"runtime"
 	"slices"
 )
 
 func (h Handle) valid(a *Arena) bool { return uint64(h.index()) < a.l.handles && h.gen() != 0 }
+
+// Bounds on the free blocks a run search starts from: one allocation's
+// fallback, and one Compact call in all.
+const (
+	allocRunBudget   = 1 << 16
+	compactRunBudget = 1 << 16
+)
 
 // Alloc reserves n bytes for owner and returns the allocation's handle and
 // its offset in the data range. The block starts on a Granule boundary;
@@ -22,7 +30,20 @@ func (a *Arena) Alloc(o Owner, n uint64) (Handle, uint64, error) {
 	held := m
 	if ok {
 		a.ctr[ctrQuickHits]++
-	} else if pos, held, ok = a.acquire(m, false); !ok {
+	} else if pos, held, ok = a.acquire(m, false); !ok && !a.plain {
+		budget := allocRunBudget
+		pos, ok = a.acquireRun(m, a.l.granules, &budget)
+		held = m
+		if !ok && a.ctr[ctrCached] > 0 {
+			// Cached small blocks may be what splits a run: merge them back.
+			a.flushQuick()
+			if pos, held, ok = a.acquire(m, false); !ok {
+				pos, ok = a.acquireRun(m, a.l.granules, &budget)
+				held = m
+			}
+		}
+	}
+	if !ok {
 		free, largest := a.ctr[ctrFree], a.largestFree()
 		a.unlockArena()
 		return 0, 0, fmt.Errorf("%w: %d bytes wanted, %d free, largest free block %d", ErrNoSpace, n, free*Granule, largest*Granule)
@@ -79,10 +100,9 @@ func (a *Arena) Free(o Owner, h Handle) error {
 	if !h.valid(a) {
 		return &HandleError{Handle: h, Err: ErrStaleHandle}
 	}
-	a.lockArena()
-	defer a.unlockArena()
 	e := a.entry(h.index())
-	w := atomicU64(&e[0]).Load()
+	w := a.lockSettled(e)
+	defer a.unlockArena()
 	if err := a.check(h, o, w, e); err != nil {
 		return err
 	}
@@ -91,6 +111,20 @@ func (a *Arena) Free(o Owner, h Handle) error {
 	}
 	a.freeEntry(h.index(), e, w)
 	return nil
+}
+
+// lockSettled takes the lock at a moment when entry e is not being moved
+// (a move copies outside the lock) and returns its word.
+func (a *Arena) lockSettled(e []uint64) uint64 {
+	for {
+		a.lockArena()
+		w := atomicU64(&e[0]).Load()
+		if wState(w) != stMoving {
+			return w
+		}
+		a.unlockArena()
+		runtime.Gosched()
+	}
 }
 
 // freeEntry frees a live entry (under the lock). The entry turns free
@@ -162,10 +196,9 @@ func (a *Arena) Lookup(h Handle) (off, n uint64, o Owner, err error) {
 	if !h.valid(a) {
 		return 0, 0, 0, &HandleError{Handle: h, Err: ErrStaleHandle}
 	}
-	a.lockArena()
-	defer a.unlockArena()
 	e := a.entry(h.index())
-	w := atomicU64(&e[0]).Load()
+	w := a.lockSettled(e)
+	defer a.unlockArena()
 	if wGen(w) != h.gen() {
 		return 0, 0, 0, &HandleError{Handle: h, Err: ErrStaleHandle}
 	}
@@ -178,16 +211,15 @@ func (a *Arena) Lookup(h Handle) (off, n uint64, o Owner, err error) {
 // ReclaimOwner frees every allocation of o, pinned or not, and returns how
 // many it freed. The node calls it once o's process is known to be gone.
 func (a *Arena) ReclaimOwner(o Owner) int {
-	a.lockArena()
-	defer a.unlockArena()
 	n := 0
 	for i := uint32(0); uint64(i) < a.l.handles; i++ {
 		e := a.entry(i)
-		w := atomicU64(&e[0]).Load()
+		w := a.lockSettled(e)
 		if wState(w) != stFree && Owner(e[3]>>48) == o {
 			a.freeEntry(i, e, w)
 			n++
 		}
+		a.unlockArena()
 	}
 	return n
 }
@@ -213,20 +245,21 @@ func (a *Arena) Compact(maxBytes uint64) CompactStats {
 	if a.plain {
 		return st
 	}
-	a.lockArena()
-	defer a.unlockArena()
-	a.flushQuick()
 	type cand struct {
 		idx uint32
+		gen uint32
 		pos uint64
 	}
 	var cands []cand
+	a.lockArena()
+	a.flushQuick()
 	for i := uint32(0); uint64(i) < a.l.handles; i++ {
 		e := a.entry(i)
-		if wState(atomicU64(&e[0]).Load()) == stLive {
-			cands = append(cands, cand{i, e[1]})
+		if w := atomicU64(&e[0]).Load(); wState(w) == stLive {
+			cands = append(cands, cand{i, wGen(w), e[1]})
 		}
 	}
+	a.unlockArena()
 	slices.SortFunc(cands, func(x, y cand) int {
 		switch {
 		case x.pos > y.pos:
@@ -236,44 +269,63 @@ func (a *Arena) Compact(maxBytes uint64) CompactStats {
 		}
 		return 0
 	})
+	// Each move holds the lock only to pick the destination and to switch
+	// the entry over; the copy runs unlocked, the block marked moving (Pin
+	// and Free wait for it) and its destination already taken.
+	budget := compactRunBudget
 	for _, c := range cands {
-		if st.BytesMoved >= maxBytes {
+		if st.BytesMoved >= maxBytes || budget <= 0 {
 			break
 		}
+		a.lockArena()
 		e := a.entry(c.idx)
-		held := e[3] & (1<<48 - 1)
-		dst, got, ok := a.acquire(held, true)
-		if !ok {
-			continue
-		}
-		if dst >= c.pos {
-			a.release(dst, got)
-			continue
-		}
 		word := atomicU64(&e[0])
 		w := word.Load()
+		if wGen(w) != c.gen || wState(w) != stLive || e[1] != c.pos {
+			a.unlockArena() // freed or reused since the scan
+			continue
+		}
+		held := e[3] & (1<<48 - 1)
+		dst, got, ok := a.acquire(held, true)
+		if ok && dst >= c.pos {
+			a.release(dst, got)
+			ok = false
+		}
+		if !ok {
+			// No single block below: a run of adjacent free pieces will do.
+			if dst, ok = a.acquireRun(held, c.pos, &budget); !ok {
+				a.unlockArena()
+				continue
+			}
+			got = held
+		}
 		if wPins(w) != 0 || !word.CompareAndSwap(w, entryWord(wGen(w), stMoving, 0)) {
 			a.release(dst, got)
+			a.unlockArena()
 			st.Skipped++
 			continue
 		}
+		a.unlockArena()
 		n := e[2]
 		copy(a.data[dst*Granule:dst*Granule+n], a.data[c.pos*Granule:c.pos*Granule+n])
+		a.lockArena()
 		e[1] = dst
 		word.Store(entryWord(wGen(w), stLive, 0))
 		a.release(c.pos, held)
+		a.ctr[ctrCompactions]++
+		a.ctr[ctrBytesMoved] += n
+		a.unlockArena()
 		st.Moved++
 		st.BytesMoved += n
 	}
-	a.ctr[ctrCompactions] += uint64(st.Moved)
-	a.ctr[ctrBytesMoved] += st.BytesMoved
 	return st
 }
 
 // Stats returns the fragmentation monitor's figures.
 func (a *Arena) Stats() Stats {
+	var c [nCounters]uint64
 	a.lockArena()
-	c := slices.Clone(a.ctr)
+	copy(c[:], a.ctr)
 	largest := a.largestFree()
 	a.unlockArena()
 	s := Stats{
@@ -291,7 +343,10 @@ func (a *Arena) Stats() Stats {
 		s.InternalFrag = 1 - float64(s.Requested)/float64(s.Held)
 	}
 	if s.Free > 0 {
-		s.ExternalFrag = 1 - float64(s.LargestFree)/float64(s.Free)
+		// Against the largest block the free bytes could form: free space
+		// packed at the top of the arena reads 0, however much there is.
+		ideal := uint64(1) << (bits.Len64(c[ctrFree]) - 1) * Granule
+		s.ExternalFrag = 1 - float64(s.LargestFree)/float64(ideal)
 	}
 	return s
 }
