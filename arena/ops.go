@@ -314,11 +314,24 @@ func (a *Arena) Compact(maxBytes uint64) CompactStats {
 		a.release(c.pos, held)
 		a.ctr[ctrCompactions]++
 		a.ctr[ctrBytesMoved] += n
+		done := a.extFrag() < a.frac/2 // hysteresis: stop well below the trigger
 		a.unlockArena()
 		st.Moved++
 		st.BytesMoved += n
+		if done {
+			break
+		}
 	}
 	return st
+}
+
+// extFrag is Stats().ExternalFrag, under the lock.
+func (a *Arena) extFrag() float64 {
+	free := a.ctr[ctrFree]
+	if free == 0 {
+		return 0
+	}
+	return 1 - float64(a.largestFree())/float64(uint64(1)<<(bits.Len64(free)-1))
 }
 
 // Stats returns the fragmentation monitor's figures.
@@ -345,8 +358,7 @@ func (a *Arena) Stats() Stats {
 	if s.Free > 0 {
 		// Against the largest block the free bytes could form: free space
 		// packed at the top of the arena reads 0, however much there is.
-		ideal := uint64(1) << (bits.Len64(c[ctrFree]) - 1) * Granule
-		s.ExternalFrag = 1 - float64(s.LargestFree)/float64(ideal)
+		s.ExternalFrag = 1 - float64(largest)/float64(uint64(1)<<(bits.Len64(c[ctrFree])-1))
 	}
 	return s
 }

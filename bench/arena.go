@@ -580,7 +580,7 @@ func (p *ArenaReporter) Flush() {
 			break
 		}
 	}
-	fmt.Fprintf(p.w, "efficiency = requested / (held + cached); ext frag = 1 - largest free / free. Sampled by %s;\n", sampling)
+	fmt.Fprintf(p.w, "efficiency = requested / (held + cached); ext frag = 1 - largest free block / largest power of two <= free bytes. Sampled by %s;\n", sampling)
 	fmt.Fprintln(p.w, "min, mean and max skip the first 1% of ops (warm-up: a nearly empty arena flatters everyone).")
 	fmt.Fprintf(p.w, "Latencies include an empty timed region's %s. goheap: make([]byte, n), freed by dropping it;\n", ns(r0.TimerP50))
 	fmt.Fprintln(p.w, "its latencies include zeroing and the garbage collector's assists, and it has no fragmentation figures.")
