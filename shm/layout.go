@@ -92,7 +92,6 @@ func NewLayout(c LayoutConfig) (Layout, error) {
 // Outbox returns the offset of producer slot i's outbox ring.
 func (l Layout) Outbox(i int) uint64 { return l.OutboxOff + uint64(i)*l.OutboxStride }
 
-
 func (l Layout) words() [layoutWords]uint64 {
 	return [layoutWords]uint64{l.InboxOff, l.InboxSize, l.ProducersOff, l.MaxProducers,
 		l.OutboxOff, l.OutboxStride, l.OutboxSize, l.ArenaMetaOff, l.ArenaMetaSize, l.HeapOff, l.HeapSize, l.Size}
