@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"os/signal"
 	"syscall"
 	"time"
@@ -72,9 +73,11 @@ func cmdRun(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	runErr := n.Run(ctx)
-	st := n.Stats()
+	st, hs := n.Stats(), n.HeapStats()
 	cfg.Logger.Info("node stopping", "jobs", st.Jobs, "failed", st.Failed, "dropped", st.Dropped,
-		"reclaimed", st.Reclaimed, "abandoned", st.Abandoned, "parks", st.Parks)
+		"reclaimed", st.Reclaimed, "abandoned", st.Abandoned, "parks", st.Parks,
+		"heap_live", hs.Live, "heap_efficiency", fmt.Sprintf("%.3f", hs.Efficiency),
+		"heap_external_frag", fmt.Sprintf("%.3f", hs.ExternalFrag), "heap_compactions", hs.Compactions)
 	if err := n.Close(); err != nil && runErr == nil {
 		runErr = err
 	}
