@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -169,28 +168,12 @@ type ArenaRow struct {
 
 // ArenaReporter prints arena rows as they come, as JSON lines or, at Flush,
 // as a table with the fragmentation series.
-type ArenaReporter struct {
-	w    io.Writer
-	json bool
-	rows []ArenaRow
-}
+type ArenaReporter struct{ rowLog[ArenaRow] }
 
 // NewArenaReporter writes to w, as JSON lines when asJSON is set.
 func NewArenaReporter(w io.Writer, asJSON bool) *ArenaReporter {
-	return &ArenaReporter{w: w, json: asJSON}
+	return &ArenaReporter{rowLog[ArenaRow]{w: w, json: asJSON}}
 }
-
-// Add records a row and prints it at once when printing JSON.
-func (p *ArenaReporter) Add(r ArenaRow) {
-	p.rows = append(p.rows, r)
-	if p.json {
-		b, _ := json.Marshal(r)
-		fmt.Fprintf(p.w, "%s\n", b)
-	}
-}
-
-// Rows returns every row added so far.
-func (p *ArenaReporter) Rows() []ArenaRow { return p.rows }
 
 // RunArena replays each trace against the arena, the same arena as a plain
 // power-of-two buddy allocator (the baseline it must beat on efficiency) and

@@ -55,17 +55,23 @@ func (r *Row) fill(h *hdrhistogram.Histogram, elapsed time.Duration) {
 }
 
 // Reporter prints rows as they come, as JSON lines or as a table.
-type Reporter struct {
+type Reporter struct{ rowLog[Row] }
+
+// rowLog keeps a scenario's rows and prints each as a JSON line as it comes
+// when asked to; each reporter adds its own text table.
+type rowLog[T any] struct {
 	w    io.Writer
 	json bool
-	rows []Row
+	rows []T
 }
 
 // NewReporter writes to w, as JSON lines when asJSON is set.
-func NewReporter(w io.Writer, asJSON bool) *Reporter { return &Reporter{w: w, json: asJSON} }
+func NewReporter(w io.Writer, asJSON bool) *Reporter {
+	return &Reporter{rowLog[Row]{w: w, json: asJSON}}
+}
 
 // Add records a row and prints it at once when printing JSON.
-func (p *Reporter) Add(r Row) {
+func (p *rowLog[T]) Add(r T) {
 	p.rows = append(p.rows, r)
 	if p.json {
 		b, _ := json.Marshal(r)
@@ -74,7 +80,7 @@ func (p *Reporter) Add(r Row) {
 }
 
 // Rows returns every row added so far.
-func (p *Reporter) Rows() []Row { return p.rows }
+func (p *rowLog[T]) Rows() []T { return p.rows }
 
 // Flush prints the table (text mode only), with each baseline's p50 ratio
 // to shm's.
