@@ -144,8 +144,8 @@ func (n *Node) Run(ctx context.Context) error {
 				return err
 			}
 		}
-		// Step returns the time it took at its start, which saves a clock
-		// read per turn for the housekeeping check.
+		// step returns its last clock read, which saves one per turn for
+		// the housekeeping check.
 		if _, now := n.step(ctx); !now.Before(nextHK) {
 			n.housekeep()
 		}
