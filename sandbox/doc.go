@@ -4,5 +4,6 @@
 //
 // Not implemented yet (the sandbox issue). The node serves host-side
 // libraries (kernel.Echo, kernel.Noop) through the same kernel.Library
-// interface that sandboxed guests will use.
+// interface that sandboxed guests will use. Its first part exists:
+// internal/fuel, the deterministic fuel-instrumentation pass.
 package sandbox

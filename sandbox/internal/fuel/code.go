@@ -1,0 +1,456 @@
+package fuel
+
+// Instruction classes the pass cares about. Everything else is copied byte
+// for byte; the decoder only has to know each immediate's length.
+const (
+	fBoundary = 1 << iota // ends the straight-line run that a charge covers
+	fOpen                 // block, loop, if: opens a label
+	fEnd                  // end: closes a label or the body
+	fLoop                 // loop: a charge point follows it
+	fFuncIdx              // the immediate (right after the one-byte opcode) is a function index
+)
+
+// insn is one decoded instruction of a function body: its byte range within
+// the body, its class bits and, for fFuncIdx, the function index.
+type insn struct {
+	start, end int32
+	flags      uint8
+	funcIdx    uint32
+}
+
+// Value types the pass accepts in locals, block types, globals and select.
+func isValType(c byte) bool {
+	switch c {
+	case 0x7F, 0x7E, 0x7D, 0x7C, 0x7B, // i32 i64 f32 f64 v128
+		0x70, 0x6F: // funcref externref
+		return true
+	}
+	return false
+}
+
+// valType consumes one value type.
+func (r *reader) valType() error {
+	at := r.pos
+	c, err := r.byte()
+	if err != nil {
+		return err
+	}
+	if isValType(c) {
+		return nil
+	}
+	if c >= 0x40 && c < 0x80 {
+		return r.unsupported(at, "value type %#02x", c)
+	}
+	r.pos = at
+	return r.malformed("invalid value type %#02x", c)
+}
+
+// refType consumes a reference type (funcref or externref).
+func (r *reader) refType() error {
+	at := r.pos
+	c, err := r.byte()
+	if err != nil {
+		return err
+	}
+	if c == 0x70 || c == 0x6F {
+		return nil
+	}
+	if c >= 0x40 && c < 0x80 {
+		return r.unsupported(at, "reference type %#02x", c)
+	}
+	r.pos = at
+	return r.malformed("invalid reference type %#02x", c)
+}
+
+// blockType consumes a block type: 0x40 (empty), a value type, or a type
+// index encoded as a non-negative signed LEB128 of 33 bits.
+func (r *reader) blockType() error {
+	if r.eof() {
+		return r.malformed("unexpected end")
+	}
+	c := r.b[r.pos]
+	if c&0x80 == 0 && c >= 0x40 {
+		if c == 0x40 {
+			r.pos++
+			return nil
+		}
+		return r.valType()
+	}
+	at := r.pos
+	v, err := r.sN(33)
+	if err != nil {
+		return err
+	}
+	if v < 0 {
+		r.pos = at
+		return r.malformed("block type %d", v)
+	}
+	return nil
+}
+
+func (r *reader) memarg() error {
+	align, err := r.u32()
+	if err != nil {
+		return err
+	}
+	if align&0x40 != 0 { // multi-memory: a memory index follows
+		if _, err := r.u32(); err != nil {
+			return err
+		}
+	}
+	_, err = r.u32()
+	return err
+}
+
+// u32s skips n unsigned LEB128 immediates.
+func (r *reader) u32s(n int) error {
+	for ; n > 0; n-- {
+		if _, err := r.u32(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// simdAssigned reports whether sub is a fixed-width SIMD opcode (0xFD
+// prefix); a few below 0x100 were never assigned.
+func simdAssigned(sub uint32) bool {
+	switch sub {
+	case 0x9a, 0xa2, 0xa5, 0xa6, 0xaf, 0xb0, 0xb2, 0xb3, 0xb4, 0xbb,
+		0xc2, 0xc5, 0xc6, 0xcf, 0xd0, 0xd2, 0xd3, 0xd4, 0xe2, 0xee:
+		return false
+	}
+	return sub < 0x100
+}
+
+// instr decodes the instruction at r.pos and returns its class bits and,
+// for fFuncIdx, the function index. It knows the immediates of the MVP, sign
+// extension, saturating truncation, bulk memory, reference types,
+// multi-value, fixed-width SIMD, threads (atomics) and tail calls; other
+// opcodes are reported as unsupported, never skipped blindly.
+func (r *reader) instr() (flags uint8, funcIdx uint32, err error) {
+	at := r.pos
+	op, err := r.byte()
+	if err != nil {
+		return 0, 0, err
+	}
+	switch {
+	case op == 0x00 || op == 0x05 || op == 0x0F: // unreachable, else, return
+		return fBoundary, 0, nil
+	case op == 0x01 || op == 0x1A || op == 0x1B || op == 0xD1: // nop drop select ref.is_null
+		return 0, 0, nil
+	case op == 0x02: // block: entering it is straight-line code
+		return fOpen, 0, r.blockType()
+	case op == 0x04: // if
+		return fBoundary | fOpen, 0, r.blockType()
+	case op == 0x03: // loop
+		return fBoundary | fOpen | fLoop, 0, r.blockType()
+	case op == 0x0B: // end
+		return fBoundary | fEnd, 0, nil
+	case op == 0x0C || op == 0x0D: // br br_if
+		return fBoundary, 0, r.u32s(1)
+	case op == 0x0E: // br_table
+		n, err := r.u32()
+		if err != nil {
+			return 0, 0, err
+		}
+		for i := uint64(0); i <= uint64(n); i++ { // n targets and the default
+			if _, err := r.u32(); err != nil {
+				return 0, 0, err
+			}
+		}
+		return fBoundary, 0, nil
+	case op == 0x10 || op == 0xD2: // call ref.func
+		idx, err := r.u32()
+		return fFuncIdx, idx, err
+	case op == 0x12: // return_call
+		idx, err := r.u32()
+		return fFuncIdx | fBoundary, idx, err
+	case op == 0x11: // call_indirect typeidx tableidx
+		return 0, 0, r.u32s(2)
+	case op == 0x13: // return_call_indirect
+		return fBoundary, 0, r.u32s(2)
+	case op == 0x1C: // select t*
+		n, err := r.u32()
+		if err != nil {
+			return 0, 0, err
+		}
+		for ; n > 0; n-- {
+			if err := r.valType(); err != nil {
+				return 0, 0, err
+			}
+		}
+		return 0, 0, nil
+	case op >= 0x20 && op <= 0x26: // local.*, global.*, table.get/set
+		return 0, 0, r.u32s(1)
+	case op >= 0x28 && op <= 0x3E: // loads and stores
+		return 0, 0, r.memarg()
+	case op == 0x3F || op == 0x40: // memory.size memory.grow (memory index)
+		return 0, 0, r.u32s(1)
+	case op == 0x41:
+		_, err := r.sN(32)
+		return 0, 0, err
+	case op == 0x42:
+		_, err := r.sN(64)
+		return 0, 0, err
+	case op == 0x43:
+		return 0, 0, r.skip(4)
+	case op == 0x44:
+		return 0, 0, r.skip(8)
+	case op >= 0x45 && op <= 0xC4: // numeric, sign extension
+		return 0, 0, nil
+	case op == 0xD0: // ref.null t
+		return 0, 0, r.refType()
+	case op == 0xFC:
+		return 0, 0, r.instrFC(at)
+	case op == 0xFD:
+		return 0, 0, r.instrFD(at)
+	case op == 0xFE:
+		return 0, 0, r.instrFE(at)
+	}
+	return 0, 0, r.unsupported(at, "opcode %#02x%s", op, opcodeHint(op))
+}
+
+func opcodeHint(op byte) string {
+	switch op {
+	case 0x06, 0x07, 0x08, 0x09, 0x0A, 0x18, 0x19, 0x1F:
+		return " (exception handling)"
+	case 0x14, 0x15, 0xD4, 0xD5, 0xD6:
+		return " (typed function references)"
+	case 0xD3, 0xFB:
+		return " (GC)"
+	}
+	return ""
+}
+
+func (r *reader) instrFC(at int) error {
+	sub, err := r.u32()
+	if err != nil {
+		return err
+	}
+	switch {
+	case sub <= 7: // saturating truncation
+		return nil
+	case sub == 8: // memory.init data mem
+		return r.u32s(2)
+	case sub == 9: // data.drop
+		return r.u32s(1)
+	case sub == 10: // memory.copy mem mem
+		return r.u32s(2)
+	case sub == 11: // memory.fill mem
+		return r.u32s(1)
+	case sub == 12 || sub == 14: // table.init elem table, table.copy table table
+		return r.u32s(2)
+	case sub == 13 || sub == 15 || sub == 16 || sub == 17: // elem.drop table.grow table.size table.fill
+		return r.u32s(1)
+	}
+	return r.unsupported(at, "opcode 0xfc %d", sub)
+}
+
+func (r *reader) instrFD(at int) error {
+	sub, err := r.u32()
+	if err != nil {
+		return err
+	}
+	switch {
+	case !simdAssigned(sub):
+		return r.unsupported(at, "opcode 0xfd %#x (not fixed-width SIMD)", sub)
+	case sub <= 0x0B || sub == 0x5C || sub == 0x5D: // v128 loads and stores
+		return r.memarg()
+	case sub == 0x0C || sub == 0x0D: // v128.const, i8x16.shuffle
+		return r.skip(16)
+	case sub >= 0x15 && sub <= 0x22: // extract_lane, replace_lane
+		return r.skip(1)
+	case sub >= 0x54 && sub <= 0x5B: // load_lane, store_lane
+		if err := r.memarg(); err != nil {
+			return err
+		}
+		return r.skip(1)
+	}
+	return nil
+}
+
+func (r *reader) instrFE(at int) error {
+	sub, err := r.u32()
+	if err != nil {
+		return err
+	}
+	switch {
+	case sub == 0x03: // atomic.fence
+		if c, err := r.byte(); err != nil || c != 0 {
+			if err == nil {
+				err = r.malformed("atomic.fence flags %#02x", c)
+			}
+			return err
+		}
+		return nil
+	case sub <= 0x02 || (sub >= 0x10 && sub <= 0x4E):
+		return r.memarg()
+	}
+	return r.unsupported(at, "opcode 0xfe %#x", sub)
+}
+
+// constExpr copies a constant expression (global initializers, segment
+// offsets and element expressions) to dst, shifting ref.func indices, and
+// consumes its final end.
+func (in *instrumenter) constExpr(r *reader, dst []byte) ([]byte, error) {
+	depth := 0
+	for {
+		start := r.pos
+		flags, idx, err := r.instr()
+		if err != nil {
+			return dst, err
+		}
+		if flags&fFuncIdx != 0 {
+			dst = append(dst, r.b[start])
+			if dst, err = in.appendFunc(r, start+1, dst, idx); err != nil {
+				return dst, err
+			}
+		} else {
+			dst = append(dst, r.b[start:r.pos]...)
+		}
+		switch {
+		case flags&fOpen != 0:
+			depth++
+		case flags&fEnd != 0:
+			if depth == 0 {
+				return dst, nil
+			}
+			depth--
+		}
+	}
+}
+
+// appendFunc appends function index idx (read at body offset at) as shifted
+// by the inserted import.
+func (in *instrumenter) appendFunc(r *reader, at int, dst []byte, idx uint32) ([]byte, error) {
+	if idx >= in.funcImports {
+		if idx == ^uint32(0) {
+			return dst, &FormatError{Offset: r.base + at, Reason: "function index out of range"}
+		}
+		idx++
+	}
+	return appendU32(dst, idx), nil
+}
+
+// body instruments one function body (locals and expression, without the
+// size prefix) and appends the result to dst.
+func (in *instrumenter) body(dst []byte, r *reader) ([]byte, error) {
+	if err := r.locals(); err != nil {
+		return dst, err
+	}
+	dst = append(dst, r.b[:r.pos]...)
+
+	// Decode the expression once, then emit it with charges.
+	ins := in.insns[:0]
+	depth := 0
+	for {
+		if r.eof() {
+			return dst, r.malformed("function body without final end")
+		}
+		start := r.pos
+		flags, idx, err := r.instr()
+		if err != nil {
+			return dst, err
+		}
+		ins = append(ins, insn{start: int32(start), end: int32(r.pos), flags: flags, funcIdx: idx})
+		if flags&fOpen != 0 {
+			depth++
+		} else if flags&fEnd != 0 {
+			if depth == 0 {
+				break
+			}
+			depth--
+		}
+	}
+	in.insns = ins
+	if !r.eof() {
+		return dst, r.malformed("%d bytes after the function's final end", len(r.b)-r.pos)
+	}
+
+	dst = in.charge(dst, runCost(ins, 0))
+	for i := range ins {
+		x := &ins[i]
+		if x.flags&fFuncIdx != 0 {
+			var err error
+			dst = append(dst, r.b[x.start])
+			if dst, err = in.appendFunc(r, int(x.start)+1, dst, x.funcIdx); err != nil {
+				return dst, err
+			}
+		} else {
+			dst = append(dst, r.b[x.start:x.end]...)
+		}
+		if x.flags&fLoop != 0 {
+			dst = in.charge(dst, runCost(ins, i+1))
+		}
+	}
+	return dst, nil
+}
+
+// maxLocals bounds the locals a function may declare. It is the web
+// embedding's limit, which every toolchain respects; the bound matters
+// because a module declaring 2^32-1 locals in a few bytes makes wazero's
+// decoder allocate and fill a 4 GiB slice.
+const maxLocals = 50_000
+
+// locals consumes a body's local declarations.
+func (r *reader) locals() error {
+	n, err := r.u32()
+	if err != nil {
+		return err
+	}
+	var total uint64
+	for ; n > 0; n-- {
+		at := r.pos
+		c, err := r.u32()
+		if err != nil {
+			return err
+		}
+		if total += uint64(c); total > maxLocals {
+			return r.unsupported(at, "more than %d locals in one function", maxLocals)
+		}
+		if err := r.valType(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runCost is the cost model: the number of instructions from ins[i] up to and
+// including the first boundary instruction. Every body ends with end, a
+// boundary, so the run is never empty past the end.
+func runCost(ins []insn, i int) int64 {
+	for j := i; j < len(ins); j++ {
+		if ins[j].flags&fBoundary != 0 {
+			return int64(j - i + 1)
+		}
+	}
+	return int64(len(ins) - i)
+}
+
+// charge appends the metering sequence for cost:
+//
+//	global.get $fuel; i64.const cost; i64.sub; global.set $fuel
+//	global.get $fuel; i64.const 0; i64.lt_s
+//	if; call $hook; end
+//
+// It leaves the operand stack as it found it, so it is valid anywhere a
+// loop's body or a function's body starts, whatever the block's parameters.
+// wazero's compiler keeps defined globals in the module context and
+// forwards the value just stored to the second global.get, so a charge is
+// one load, a subtraction, one store and a predictable branch. (Keeping the
+// difference in a scratch local measured no faster, and would mean
+// rewriting every body's locals.)
+func (in *instrumenter) charge(dst []byte, cost int64) []byte {
+	dst = append(dst, 0x23)
+	dst = appendU32(dst, in.fuelGlobal)
+	dst = append(dst, 0x42)
+	dst = appendS64(dst, cost)
+	dst = append(dst, 0x7D, 0x24)
+	dst = appendU32(dst, in.fuelGlobal)
+	dst = append(dst, 0x23)
+	dst = appendU32(dst, in.fuelGlobal)
+	dst = append(dst, 0x42, 0x00, 0x53, 0x04, 0x40, 0x10)
+	dst = appendU32(dst, in.hook)
+	return append(dst, 0x0B)
+}

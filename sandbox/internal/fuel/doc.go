@@ -1,0 +1,114 @@
+// Package fuel adds deterministic fuel metering to WebAssembly modules, so
+// that the sandbox can bound a guest's compute without engine support:
+// wazero has no fuel, and interrupting guests through context cancellation
+// (WithCloseOnContextDone) made compute-bound guests 24× slower here.
+//
+// # Contract
+//
+// Instrument(wasm, o) returns a module that computes exactly what wasm
+// computes, plus:
+//
+//   - an imported function o.ImportModule.o.ImportName ("inos.fuel_exhausted"
+//     by default) of type () -> (), the hook;
+//   - a defined, exported, mutable i64 global o.GlobalExport ("inos_fuel"),
+//     the counter, initially 0.
+//
+// The module subtracts a static cost from the counter at every function
+// entry and at every loop header (each loop iteration), and calls the hook
+// whenever the counter is negative after a subtraction. The host's hook
+// either adds fuel to the counter (from the job's budget) and returns, or
+// traps (panics, in wazero) when the budget is spent or the deadline has
+// passed. It may leave the counter negative; the hook is then called again
+// at the next charge. The host should set the counter before each call into
+// the guest; if it does not, the first charge calls the hook, so code run
+// during instantiation (a start function) begins by calling the hook.
+//
+// Fuel consumed = fuel added by the hook (plus the counter's value set by
+// the host) minus the counter's value at the end. Because charges are static
+// and the hook does not change guest state, the fuel consumed is a function
+// of the module and of what the guest observes (input, host call results,
+// WASI clocks and random bytes): the same module and input consume the same
+// fuel on every run and machine, and the refill quantum does not change it.
+//
+// Every loop iteration and every call costs at least 1, so any execution
+// that does not end reaches the hook: a loop forever, or a recursion until
+// the stack is exhausted. A hook call is also a point where the host may
+// stop the guest safely (the guest is between two basic blocks, not inside
+// a host call).
+//
+// # Transformation
+//
+// Function indices: the hook is appended to the import section, so its
+// index is the number of imported functions F, and every function index ≥ F
+// shifts up by one. Instrument rewrites them wherever they occur: call,
+// return_call and ref.func in bodies; ref.func in global initializers and
+// element expressions; element segment index lists (all eight segment
+// forms); function exports; the start section; and the "name" section's
+// function, local and label names (the hook is named
+// "<ImportModule>.<ImportName>"). A name section that does not decode is
+// dropped (engines ignore it anyway); DWARF (".debug_*") and linker
+// metadata ("linking", "reloc.*") are dropped because the indices and code
+// offsets they record no longer hold.
+//
+// Types: the hook uses the module's first () -> () type, or one appended to
+// the type section. Globals: the counter is appended after the defined
+// globals, so no global index moves. Exports: the counter's export is
+// appended. Missing type, import, global or export sections are created in
+// their place in section order. Other sections are copied byte for byte;
+// custom sections keep their positions. Non-minimal LEB128 encodings in the
+// input are kept, except for rewritten indices, which are re-encoded
+// minimally; section and body sizes are recomputed.
+//
+// Charges: at the start of each function body and right after each loop
+// instruction (before the loop body's first instruction) the pass inserts
+//
+//	global.get $fuel; i64.const cost; i64.sub; global.set $fuel
+//	global.get $fuel; i64.const 0; i64.lt_s
+//	if; call $hook; end
+//
+// which leaves the operand stack untouched, so loops with parameters
+// (multi-value block types) are fine.
+//
+// # Cost model
+//
+// The cost of a charge point is the number of instructions of the straight
+// run of code it starts: from the first instruction after it up to and
+// including the first branch, loop or end — if, else, br, br_if, br_table,
+// return, return_call, return_call_indirect, unreachable, loop or end.
+// Entering a block does not end a run, and neither does a call (the callee
+// charges its own entry). Every instruction counts 1, whatever it does: the
+// model is a deterministic proxy for work done, not a cycle count. Code
+// after the first block boundary of a run is not charged by itself; what
+// bounds execution is that every iteration and call is charged. Bulk memory
+// instructions (memory.fill, memory.copy, ...) and host calls count 1 each,
+// though their time grows with their operands; their work is bounded by the
+// memory size, and host calls are the host's to meter.
+//
+// # Decoding
+//
+// The decoder reads every instruction's immediates, not only control flow,
+// and refuses what it does not know rather than skip it blindly: the MVP,
+// sign extension, saturating truncation (0xFC 0-7), bulk memory (0xFC
+// 8-17), reference types, multi-value (block types as type indices, signed
+// LEB128 of 33 bits), fixed-width SIMD (0xFD, memarg, lane and v128.const
+// immediates), threads (0xFE) and tail calls are supported; exception
+// handling, GC, typed function references and relaxed SIMD give
+// ErrUnsupported, and so does a function with more than 50,000 locals (the
+// web embedding's limit). Errors for bad input match ErrMalformed
+// (*FormatError, with the byte offset). The pass does not type-check
+// bodies: a module that an engine would reject may be instrumented, and the
+// engine then rejects the result; a module the engine accepts gives a
+// result it accepts (FuzzFuel checks this against wazero).
+//
+// # Order with wazero
+//
+// Run Instrument before wazero ever sees a guest's bytes. wazero v1.12
+// sizes slices by the element counts a module declares before reading the
+// elements, so a few bytes declaring 2^31 imports end the process with a
+// fatal out-of-memory error (not a recoverable panic), and it panics on a
+// function whose type index is out of range. Instrument never allocates by
+// a declared count; every vector it accepts has its elements present, every
+// function type index is in range, and locals are bounded; FuzzFuel hands
+// every input Instrument accepts to wazero, and none has crashed it. Keep a
+// recover around CompileModule all the same.
+package fuel
