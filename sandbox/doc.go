@@ -15,9 +15,17 @@
 //     names the import; memories may not be imported.
 //   - Limits presets: ImageLimits (10 MB in, 50 MB out, 5 s, 10e9 fuel) and
 //     GoGuestImports (the WASI calls a Go wasip1 guest needs).
-//   - internal/fuel: the deterministic fuel-instrumentation pass.
+//   - internal/fuel: the deterministic fuel-instrumentation pass, and its
+//     host side here: the hook refills the guest's counter a quantum at a
+//     time from the call's budget, and is where the deadline is checked, so
+//     a runaway guest stops within about a quantum of its timeout.
+//   - Pool: warm, initialized instances of a module (reactors run
+//     _initialize once, under an initialization budget); Call runs an
+//     export under the library's timeout and fuel and reports the fuel
+//     used; an instance whose call timed out, ran out of fuel or trapped is
+//     discarded, with the guest's stderr in the error.
 //
-// Still to build: instance pools, the guest ABI and Go SDK, guest memory in
-// the shared region, the fuel hook's host side (refill or trap, deadline),
-// and wasm libraries served through kernel.Library.
+// Still to build: the guest ABI and Go SDK, guest memory in the shared
+// region, input/output size checks on jobs, and wasm libraries served
+// through kernel.Library.
 package sandbox

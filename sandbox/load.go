@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -79,6 +80,9 @@ func (e *ImportError) Unwrap() error { return ErrForbiddenImport }
 type Engine struct {
 	rt    wazero.Runtime
 	pages uint32
+
+	hostOnce sync.Once
+	hostErr  error
 }
 
 // NewEngine returns an engine whose guests may have at most memoryPages

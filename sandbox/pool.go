@@ -1,0 +1,249 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// Errors of a guest call, compare with errors.Is. Each ends the instance:
+// the pool discards it and makes a fresh one.
+var (
+	ErrTimeout   = errors.New("sandbox: guest ran past its timeout")
+	ErrOutOfFuel = errors.New("sandbox: guest ran out of fuel")
+	ErrTrap      = errors.New("sandbox: guest trapped")
+)
+
+// FuelQuantum is how much fuel the guest gets between two calls to the fuel
+// hook: the hook is where the deadline is checked, so this bounds how late
+// a runaway guest is stopped (about a millisecond of Go guest code here).
+const FuelQuantum = 1 << 20
+
+// callState is one call's budget, reached by the fuel hook through ctx.
+type callState struct {
+	start    time.Time
+	deadline time.Time
+	left     uint64 // fuel not yet handed to the guest
+	handed   uint64 // fuel handed so far
+	refills  int
+	reason   error // why the hook stopped the guest
+}
+
+type callKey struct{}
+
+// prepareHost instantiates, once per engine, the host modules guests may
+// import: WASI (Load already refused whatever a library may not use) and
+// the fuel hook.
+func (e *Engine) prepareHost(ctx context.Context) error {
+	e.hostOnce.Do(func() {
+		if _, err := wasi_snapshot_preview1.Instantiate(ctx, e.rt); err != nil {
+			e.hostErr = err
+			return
+		}
+		hook := fuelOptions()
+		_, e.hostErr = e.rt.NewHostModuleBuilder(hook.ImportModule).
+			NewFunctionBuilder().
+			WithGoModuleFunction(api.GoModuleFunc(fuelExhausted), nil, nil).
+			Export(hook.ImportName).
+			Instantiate(ctx)
+	})
+	return e.hostErr
+}
+
+// fuelExhausted is the fuel hook: the guest's counter went negative. It is
+// also the guest's only safe point, so the deadline is checked here.
+func fuelExhausted(ctx context.Context, m api.Module, _ []uint64) {
+	st, _ := ctx.Value(callKey{}).(*callState)
+	if st == nil {
+		panic(errors.New("sandbox: fuel hook called outside a job"))
+	}
+	if time.Now().After(st.deadline) {
+		st.reason = ErrTimeout
+		panic(ErrTimeout)
+	}
+	if st.left == 0 {
+		st.reason = ErrOutOfFuel
+		panic(ErrOutOfFuel)
+	}
+	g := m.ExportedGlobal(fuelOptions().GlobalExport).(api.MutableGlobal)
+	q := min(st.left, FuelQuantum)
+	st.left -= q
+	st.handed += q
+	st.refills++
+	g.Set(uint64(int64(g.Get()) + int64(q)))
+}
+
+// Pool keeps initialized instances of one module warm: instantiation takes
+// milliseconds, never paid per job. An instance whose call failed in any
+// way is discarded, never reused.
+type Pool struct {
+	e    *Engine
+	m    *Module
+	mu   sync.Mutex
+	idle []*instance
+}
+
+type instance struct {
+	mod    api.Module
+	fuel   api.MutableGlobal
+	stderr *bytes.Buffer
+}
+
+// NewPool makes a pool for m holding up to warm idle instances, and
+// creates them now.
+func (e *Engine) NewPool(ctx context.Context, m *Module, warm int) (*Pool, error) {
+	if err := e.prepareHost(ctx); err != nil {
+		return nil, err
+	}
+	p := &Pool{e: e, m: m}
+	for i := 0; i < warm; i++ {
+		inst, err := p.instantiate(ctx)
+		if err != nil {
+			p.Close(ctx)
+			return nil, err
+		}
+		p.idle = append(p.idle, inst)
+	}
+	return p, nil
+}
+
+func (p *Pool) instantiate(ctx context.Context) (*instance, error) {
+	var stderr bytes.Buffer
+	cfg := wazero.NewModuleConfig().WithName("").WithStderr(&stderr).WithStartFunctions()
+	mod, err := p.e.rt.InstantiateModule(ctx, p.m.Compiled, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: instantiate %q: %w", p.m.Library, err)
+	}
+	inst := &instance{mod: mod, stderr: &stderr}
+	g, ok := mod.ExportedGlobal(fuelOptions().GlobalExport).(api.MutableGlobal)
+	if !ok {
+		mod.Close(ctx)
+		return nil, fmt.Errorf("sandbox: %q has no fuel counter", p.m.Library)
+	}
+	inst.fuel = g
+	// Reactors (Go -buildmode=c-shared) initialize once here, under the
+	// initialization budget rather than a job's.
+	if init := mod.ExportedFunction("_initialize"); init != nil {
+		if _, _, err := p.call(ctx, inst, init, initLimits(p.m.Limits)); err != nil {
+			mod.Close(ctx)
+			return nil, fmt.Errorf("sandbox: initialize %q: %w", p.m.Library, err)
+		}
+	}
+	return inst, nil
+}
+
+// Result is a finished call.
+type Result struct {
+	Values   []uint64
+	FuelUsed uint64
+	Elapsed  time.Duration
+}
+
+// Call runs the guest's exported function fn on a warm instance, under the
+// library's timeout and fuel.
+func (p *Pool) Call(ctx context.Context, fn string, params ...uint64) (Result, error) {
+	p.mu.Lock()
+	var inst *instance
+	if k := len(p.idle); k > 0 {
+		inst, p.idle = p.idle[k-1], p.idle[:k-1]
+	}
+	p.mu.Unlock()
+	if inst == nil {
+		var err error
+		if inst, err = p.instantiate(ctx); err != nil {
+			return Result{}, err
+		}
+	}
+	f := inst.mod.ExportedFunction(fn)
+	if f == nil {
+		p.put(ctx, inst)
+		return Result{}, fmt.Errorf("sandbox: %q exports no function %q", p.m.Library, fn)
+	}
+	start := time.Now()
+	vals, used, err := p.call(ctx, inst, f, p.m.Limits, params...)
+	res := Result{Values: vals, FuelUsed: used, Elapsed: time.Since(start)}
+	if err != nil {
+		inst.mod.Close(ctx) // dead: a new one is made on demand
+		return res, err
+	}
+	p.put(ctx, inst)
+	return res, nil
+}
+
+func (p *Pool) put(ctx context.Context, inst *instance) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.idle = append(p.idle, inst)
+}
+
+// initLimits is the budget of a guest's initialization: a runtime's start-up
+// is not a job, and a library's job budget may be far smaller.
+func initLimits(lim Limits) Limits {
+	lim.MaxFuel = max(lim.MaxFuel, 10_000_000_000)
+	lim.Timeout = max(lim.Timeout, 10*time.Second)
+	return lim
+}
+
+// call runs f with a fresh budget from lim and classifies how it ended.
+func (p *Pool) call(ctx context.Context, inst *instance, f api.Function, lim Limits, params ...uint64) ([]uint64, uint64, error) {
+	now := time.Now()
+	st := &callState{start: now, deadline: now.Add(lim.Timeout), left: lim.MaxFuel}
+	if lim.Timeout <= 0 {
+		st.deadline = now.Add(24 * time.Hour)
+	}
+	if lim.MaxFuel == 0 {
+		st.left = ^uint64(0)
+	}
+	q := min(st.left, FuelQuantum)
+	st.left -= q
+	st.handed = q
+	inst.fuel.Set(q)
+	inst.stderr.Reset()
+	vals, err := f.Call(context.WithValue(ctx, callKey{}, st), params...)
+	// Fuel used: what was handed out less what is left on the counter.
+	used := st.handed - uint64(max(int64(inst.fuel.Get()), 0))
+	if err == nil {
+		return vals, used, nil
+	}
+	if st.reason != nil {
+		return nil, used, fmt.Errorf("%w (library %q: %d fuel used, stopped after %v)", st.reason, p.m.Library, used, time.Since(st.start).Round(time.Microsecond))
+	}
+	var exit *sys.ExitError
+	detail := string(firstLines([]byte(err.Error()), 1)) // not wazero's stack trace
+	if errors.As(err, &exit) {
+		detail = fmt.Sprintf("exit code %d", exit.ExitCode())
+	}
+	if msg := bytes.TrimSpace(inst.stderr.Bytes()); len(msg) > 0 {
+		detail += ": " + string(firstLines(msg, 3))
+	}
+	return nil, used, fmt.Errorf("%w (library %q): %s", ErrTrap, p.m.Library, detail)
+}
+
+func firstLines(b []byte, n int) []byte {
+	for i, c := range b {
+		if c == '\n' {
+			if n--; n == 0 {
+				return b[:i]
+			}
+		}
+	}
+	return b
+}
+
+// Close closes the idle instances.
+func (p *Pool) Close(ctx context.Context) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, inst := range p.idle {
+		inst.mod.Close(ctx)
+	}
+	p.idle = nil
+}
