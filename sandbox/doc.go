@@ -25,7 +25,14 @@
 //     used; an instance whose call timed out, ran out of fuel or trapped is
 //     discarded, with the guest's stderr in the error.
 //
-// Still to build: the guest ABI and Go SDK, guest memory in the shared
-// region, input/output size checks on jobs, and wasm libraries served
-// through kernel.Library.
+//   - internal/guestmem: guest linear memories as MAP_SHARED windows of a
+//     file, reserved at their maximum and never moving, scrubbed (punched)
+//     when freed, and Remap, which maps another shared file's pages over a
+//     page-aligned range the guest owns: a test runs a Go guest that reads a
+//     "producer's" pages and writes into them, and whose own output is read
+//     through a second mapping, with no byte copied either way.
+//
+// Still to build: the guest ABI and Go SDK, wiring guestmem to the node's
+// region (page-aligned heap blocks for bulk inputs), input/output size
+// checks on jobs, and wasm libraries served through kernel.Library.
 package sandbox

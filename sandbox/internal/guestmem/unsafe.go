@@ -1,0 +1,5 @@
+package guestmem
+
+import "unsafe"
+
+func unsafePointer(b []byte, off uint64) unsafe.Pointer { return unsafe.Pointer(&b[off]) }
