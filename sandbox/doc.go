@@ -4,8 +4,10 @@
 // region.
 //
 // What exists so far (the sandbox issue is in progress):
+//
 //   - Engine: one wazero runtime per limit class (compiler engine, memory
 //     cap, compilation cache on disk).
+//
 //   - Engine.Load: the load-time checks. Guest bytes are untrusted: they
 //     go through the fuel pass (internal/fuel) before wazero sees them,
 //     because wazero sizes memory from counts a module declares and panics
@@ -13,12 +15,15 @@
 //     imported function must be the fuel hook or listed in the library's
 //     Limits.Imports, else the module is refused with an *ImportError that
 //     names the import; memories may not be imported.
+//
 //   - Limits presets: ImageLimits (10 MB in, 50 MB out, 5 s, 10e9 fuel) and
 //     GoGuestImports (the WASI calls a Go wasip1 guest needs).
+//
 //   - internal/fuel: the deterministic fuel-instrumentation pass, and its
 //     host side here: the hook refills the guest's counter a quantum at a
 //     time from the call's budget, and is where the deadline is checked, so
 //     a runaway guest stops within about a quantum of its timeout.
+//
 //   - Pool: warm, initialized instances of a module (reactors run
 //     _initialize once, under an initialization budget); Call runs an
 //     export under the library's timeout and fuel and reports the fuel
