@@ -326,12 +326,16 @@ func (a *Arena) Compact(maxBytes uint64) CompactStats {
 }
 
 // extFrag is Stats().ExternalFrag, under the lock.
-func (a *Arena) extFrag() float64 {
-	free := a.ctr[ctrFree]
+func (a *Arena) extFrag() float64 { return extFrag(a.ctr[ctrFree], a.largestFree()) }
+
+// extFrag measures free granules against the largest block they could
+// form: free space packed at the top of the arena reads 0, however much
+// there is.
+func extFrag(free, largest uint64) float64 {
 	if free == 0 {
 		return 0
 	}
-	return 1 - float64(a.largestFree())/float64(uint64(1)<<(bits.Len64(free)-1))
+	return 1 - float64(largest)/float64(uint64(1)<<(bits.Len64(free)-1))
 }
 
 // Stats returns the fragmentation monitor's figures.
@@ -355,11 +359,7 @@ func (a *Arena) Stats() Stats {
 	if s.Held > 0 {
 		s.InternalFrag = 1 - float64(s.Requested)/float64(s.Held)
 	}
-	if s.Free > 0 {
-		// Against the largest block the free bytes could form: free space
-		// packed at the top of the arena reads 0, however much there is.
-		s.ExternalFrag = 1 - float64(largest)/float64(uint64(1)<<(bits.Len64(c[ctrFree])-1))
-	}
+	s.ExternalFrag = extFrag(c[ctrFree], largest)
 	return s
 }
 

@@ -150,7 +150,7 @@ func (r *Ring) Len() int {
 // TryPush publishes e on behalf of owner, or returns ErrFull at once. It
 // bumps the data epoch, waking a parked consumer.
 func (r *Ring) TryPush(owner uint16, e Entry) error {
-	if err := r.push(owner, e); err != nil {
+	if err := r.Publish(owner, e); err != nil {
 		return err
 	}
 	r.data.Bump()
@@ -160,7 +160,7 @@ func (r *Ring) TryPush(owner uint16, e Entry) error {
 // Push is TryPush that waits (per p) for room while the ring is full.
 func (r *Ring) Push(ctx context.Context, owner uint16, e Entry, p shm.WaitPolicy) error {
 	for {
-		err := r.push(owner, e)
+		err := r.Publish(owner, e)
 		if err == nil {
 			r.data.Bump()
 			return nil
@@ -185,15 +185,6 @@ func (r *Ring) hasRoom() bool {
 	t := r.tail.Load()
 	w := r.slots[t&r.mask].word.Load()
 	return !samePos(w, t-r.cap)
-}
-
-func (r *Ring) push(owner uint16, e Entry) error {
-	c, err := r.Reserve(owner)
-	if err != nil {
-		return err
-	}
-	c.Publish(e)
-	return nil
 }
 
 // Reservation is a claimed slot not yet published. Until Publish, the
@@ -326,7 +317,14 @@ func (r *Ring) WaitUntil(ctx context.Context, p shm.WaitPolicy, until time.Time)
 
 // Publish is TryPush without the wake-up: a producer that publishes several
 // entries calls Notify once after the last.
-func (r *Ring) Publish(owner uint16, e Entry) error { return r.push(owner, e) }
+func (r *Ring) Publish(owner uint16, e Entry) error {
+	c, err := r.Reserve(owner)
+	if err != nil {
+		return err
+	}
+	c.Publish(e)
+	return nil
+}
 
 // Notify bumps the data epoch, waking a parked consumer, and reports
 // whether the consumer was parked (so the wake-up is on its way, which

@@ -164,7 +164,7 @@ func (p *Pool) Call(ctx context.Context, fn string, params ...uint64) (Result, e
 	}
 	f := inst.mod.ExportedFunction(fn)
 	if f == nil {
-		p.put(ctx, inst)
+		p.put(inst)
 		return Result{}, fmt.Errorf("sandbox: %q exports no function %q", p.m.Library, fn)
 	}
 	start := time.Now()
@@ -174,11 +174,11 @@ func (p *Pool) Call(ctx context.Context, fn string, params ...uint64) (Result, e
 		inst.mod.Close(ctx) // dead: a new one is made on demand
 		return res, err
 	}
-	p.put(ctx, inst)
+	p.put(inst)
 	return res, nil
 }
 
-func (p *Pool) put(ctx context.Context, inst *instance) {
+func (p *Pool) put(inst *instance) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.idle = append(p.idle, inst)

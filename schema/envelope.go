@@ -123,6 +123,19 @@ func ResultSize(r *Result) int {
 	return headerBytes + 8*(resultFixedWords+textWords(len(r.ErrorMessage)))
 }
 
+// appendFrame appends a zeroed single-segment message of n bytes to dst,
+// writes its segment table, and returns dst and the segment. Zeroing
+// matters: padding and null pointers must read as zero.
+func appendFrame(dst []byte, n int) ([]byte, []byte) {
+	dst = slices.Grow(dst, n)
+	start := len(dst)
+	dst = dst[:start+n]
+	b := dst[start:]
+	clear(b)
+	binary.LittleEndian.PutUint32(b[4:], uint32(n-headerBytes)/8)
+	return dst, b[headerBytes:]
+}
+
 // AppendRequest appends r to dst as one framed, single-segment, unpacked
 // Cap'n Proto JobRequest message and returns the extended slice. It does not
 // allocate when cap(dst)-len(dst) >= RequestSize(r).
@@ -136,16 +149,8 @@ func AppendRequest(dst []byte, r *Request) []byte {
 	checkText("library", len(r.Library))
 	checkText("method", len(r.Method))
 	checkText("params", len(r.Params))
-	n := RequestSize(r)
-	dst = slices.Grow(dst, n)
-	start := len(dst)
-	dst = dst[:start+n]
-	b := dst[start:]
-	clear(b) // padding and null pointers must read as zero
-
+	dst, s := appendFrame(dst, RequestSize(r))
 	le := binary.LittleEndian
-	le.PutUint32(b[4:], uint32(n-headerBytes)/8)
-	s := b[headerBytes:]
 
 	putStructPtr(s, 0, 1, requestDataWords, requestPtrs)
 	le.PutUint64(s[8:], r.JobID)
@@ -178,16 +183,8 @@ func AppendRequest(dst []byte, r *Request) []byte {
 // It panics if ErrorMessage is longer than 2^29-2 bytes.
 func AppendResult(dst []byte, r *Result) []byte {
 	checkText("errorMessage", len(r.ErrorMessage))
-	n := ResultSize(r)
-	dst = slices.Grow(dst, n)
-	start := len(dst)
-	dst = dst[:start+n]
-	b := dst[start:]
-	clear(b)
-
+	dst, s := appendFrame(dst, ResultSize(r))
 	le := binary.LittleEndian
-	le.PutUint32(b[4:], uint32(n-headerBytes)/8)
-	s := b[headerBytes:]
 
 	putStructPtr(s, 0, 1, resultDataWords, resultPtrs)
 	le.PutUint64(s[8:], r.JobID)
