@@ -364,3 +364,10 @@ func (a *Arena) flushQuick() {
 		}
 	}
 }
+
+// AttachRegion attaches to the heap arena of a node's shared region (the
+// node formats it with Init over the region's arena sections).
+func AttachRegion(r *shm.Region) (*Arena, error) {
+	l := r.Layout()
+	return Attach(r.Slice(l.ArenaMetaOff, l.ArenaMetaSize), r.Slice(l.HeapOff, l.HeapSize))
+}

@@ -167,7 +167,7 @@ func Attach(name string, opts Options) (*Client, error) {
 	outbox, err := ring.Attach(region.Slice(l.Outbox(slot), l.OutboxSize))
 	var heap *arena.Arena
 	if err == nil {
-		heap, err = arena.Attach(region.Slice(l.ArenaMetaOff, l.ArenaMetaSize), region.Slice(l.HeapOff, l.HeapSize))
+		heap, err = arena.AttachRegion(region)
 	}
 	if err != nil {
 		reg.Leave(slot, pid)

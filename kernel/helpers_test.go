@@ -99,7 +99,7 @@ func newRawProducer(t testing.TB, name string) *rawProducer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	heap, err := arena.Attach(r.Slice(l.ArenaMetaOff, l.ArenaMetaSize), r.Slice(l.HeapOff, l.HeapSize))
+	heap, err := arena.AttachRegion(r)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -155,8 +155,7 @@ func heapStats(region string) (arena.Stats, error) {
 		return arena.Stats{}, err
 	}
 	defer r.Close()
-	l := r.Layout()
-	a, err := arena.Attach(r.Slice(l.ArenaMetaOff, l.ArenaMetaSize), r.Slice(l.HeapOff, l.HeapSize))
+	a, err := arena.AttachRegion(r)
 	if err != nil {
 		return arena.Stats{}, err
 	}
