@@ -235,6 +235,10 @@ func (c *Client) Owner() arena.Owner { return c.aowner }
 
 // Alloc reserves n bytes of the shared heap for inputs or outputs. The
 // block is pinned until Free: it never moves, so Bytes stays valid.
+//
+// A buffer of a page or more gets a block of whole pages (the heap places
+// such blocks on page boundaries), so that the node can map all of it into
+// a sandboxed guest instead of copying any of it.
 func (c *Client) Alloc(n int) (Buffer, error) {
 	if c.mem == nil {
 		return Buffer{}, ErrClosed
@@ -242,7 +246,11 @@ func (c *Client) Alloc(n int) (Buffer, error) {
 	if n <= 0 {
 		return Buffer{}, fmt.Errorf("client: Alloc(%d)", n)
 	}
-	h, off, err := c.heap.Alloc(c.aowner, uint64(n))
+	size := uint64(n)
+	if size >= bulkPage {
+		size = (size + bulkPage - 1) &^ (bulkPage - 1)
+	}
+	h, off, err := c.heap.Alloc(c.aowner, size)
 	if err != nil {
 		return Buffer{}, err
 	}
@@ -253,6 +261,9 @@ func (c *Client) Alloc(n int) (Buffer, error) {
 	off += c.heapOff
 	return Buffer{Ref: schema.Ref{Offset: off, Length: uint64(n), Handle: uint64(h)}, Bytes: c.mem[off : off+uint64(n) : off+uint64(n)]}, nil
 }
+
+// bulkPage is the page size the node maps guest buffers in.
+const bulkPage = 4096
 
 // Free releases a buffer from Alloc. Freeing it twice, or a buffer of
 // another client, is an error (arena.ErrDoubleFree, arena.ErrForeign...).

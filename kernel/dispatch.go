@@ -47,6 +47,7 @@ func (n *Node) handle(ctx context.Context, e *ring.Entry, start time.Time) time.
 	out, jerr := n.run(ctx, owner, msg, e.Tag, start)
 	end := time.Now()
 	res.ExecNs = uint64(end.Sub(start))
+	res.FuelUsed = n.job.FuelUsed
 	if sub := n.req.SubmitUnixNs; sub > 0 && start.UnixNano() > sub {
 		res.QueueNs = uint64(start.UnixNano() - sub)
 	}
@@ -70,6 +71,7 @@ func (n *Node) handle(ctx context.Context, e *ring.Entry, start time.Time) time.
 // run validates the decoded copy and calls the method.
 func (n *Node) run(ctx context.Context, owner arena.Owner, msg []byte, tag uint64, now time.Time) (schema.Ref, *Error) {
 	req := &n.req
+	n.job.FuelUsed = 0
 	// Walk every pointer first, known or not: nothing nested deeper, larger
 	// or stranger than the limits allow rides along in fields we skip.
 	if err := schema.Walk(msg, n.cfg.Decode); err != nil {
@@ -115,6 +117,7 @@ func (n *Node) run(ctx context.Context, owner arena.Owner, msg []byte, tag uint6
 		ID: req.JobID, Library: m.library, Method: m.name, Params: params,
 		Input: n.view(req.Input), InputRef: req.Input, Output: n.view(req.Output), OutputRef: req.Output,
 		Deadline: deadline, Limits: req.Limits,
+		InputBlock: inBlock, OutputBlock: outBlock, Region: n.region,
 	}
 	out, err := callMethod(ctx, m.fn, job)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/inos-node/node/schema"
+	"github.com/inos-node/node/shm"
 )
 
 // Job is what a library method receives. The Job and its slices are only
@@ -25,6 +26,18 @@ type Job struct {
 	OutputRef schema.Ref
 	Deadline  time.Time // zero: none
 	Limits    schema.JobLimits
+
+	// InputBlock and OutputBlock are the producer's arena blocks (region
+	// offsets, pinned for the job) that hold InputRef and OutputRef: a
+	// library may map whole pages inside them, never pages beyond them,
+	// which may belong to another producer.
+	InputBlock, OutputBlock schema.Ref
+	// Region is the node's shared region (its file, for mapping pages).
+	Region *shm.Region
+
+	// FuelUsed is set by a metered library (a sandboxed guest), also when
+	// the job fails; the node reports it in JobResult.fuelUsed.
+	FuelUsed uint64
 }
 
 // Method runs one job and returns the reference of its output, which must

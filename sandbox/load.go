@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero"
 
 	"github.com/inos-node/node/sandbox/internal/fuel"
+	"github.com/inos-node/node/sandbox/internal/guestmem"
 )
 
 // Limits are what a library's guest may use. Zero values mean "none
@@ -28,14 +30,16 @@ type Limits struct {
 }
 
 // GoGuestImports are the WASI functions a Go GOOS=wasip1 guest imports to
-// start and run: clocks, random, stdout/stderr writes, exit, arguments and
-// environment, polling for its scheduler. No files beyond those, no sockets.
+// start and run: clocks, random, stdin reads and stdout/stderr writes (the
+// os package references them; stdin is empty), exit, arguments and
+// environment, polling for its scheduler. No files beyond those (path_open
+// is not there, and no directory is preopened), no sockets.
 func GoGuestImports() []string {
 	const w = "wasi_snapshot_preview1."
 	return []string{
 		w + "args_get", w + "args_sizes_get", w + "environ_get", w + "environ_sizes_get",
 		w + "clock_time_get", w + "random_get", w + "proc_exit", w + "sched_yield", w + "poll_oneoff",
-		w + "fd_write", w + "fd_close", w + "fd_fdstat_get", w + "fd_fdstat_set_flags",
+		w + "fd_read", w + "fd_write", w + "fd_close", w + "fd_fdstat_get", w + "fd_fdstat_set_flags",
 		w + "fd_prestat_get", w + "fd_prestat_dir_name",
 	}
 }
@@ -63,13 +67,19 @@ var (
 	ErrForbiddenImport = errors.New("sandbox: guest imports a host function it is not allowed")
 )
 
-// ImportError names the import that got a module refused.
+// ImportError names the imports that got a module refused: Module and
+// Name are the first, Others the rest ("module.name").
 type ImportError struct {
 	Library, Module, Name string
+	Others                []string
 }
 
 func (e *ImportError) Error() string {
-	return fmt.Sprintf("sandbox: library %q imports %s.%s, which its limits do not allow", e.Library, e.Module, e.Name)
+	msg := fmt.Sprintf("sandbox: library %q imports %s.%s", e.Library, e.Module, e.Name)
+	if len(e.Others) > 0 {
+		msg += ", " + strings.Join(e.Others, ", ")
+	}
+	return msg + ", which its limits do not allow"
 }
 
 func (e *ImportError) Unwrap() error { return ErrForbiddenImport }
@@ -80,6 +90,7 @@ func (e *ImportError) Unwrap() error { return ErrForbiddenImport }
 type Engine struct {
 	rt    wazero.Runtime
 	pages uint32
+	mem   *guestmem.Allocator // every guest memory is a window of its file
 
 	hostOnce sync.Once
 	hostErr  error
@@ -96,11 +107,19 @@ func NewEngine(ctx context.Context, cacheDir string, memoryPages uint32) (*Engin
 		}
 		cfg = cfg.WithCompilationCache(cache)
 	}
-	return &Engine{rt: wazero.NewRuntimeWithConfig(ctx, cfg), pages: memoryPages}, nil
+	mem, err := guestmem.NewAllocator("engine")
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{rt: wazero.NewRuntimeWithConfig(ctx, cfg), pages: memoryPages, mem: mem}, nil
 }
 
 // Close releases the engine's runtime and everything compiled in it.
-func (e *Engine) Close(ctx context.Context) error { return e.rt.Close(ctx) }
+func (e *Engine) Close(ctx context.Context) error {
+	err := e.rt.Close(ctx)
+	e.mem.Close()
+	return err
+}
 
 // Module is a guest that passed every load-time check, instrumented with
 // fuel and compiled.
@@ -130,15 +149,21 @@ func (e *Engine) Load(ctx context.Context, library string, wasm []byte, lim Limi
 		return nil, fmt.Errorf("%w: library %q: %w", ErrInvalidModule, library, err)
 	}
 	hook := fuelOptions()
+	var refused *ImportError
 	for _, f := range compiled.ImportedFunctions() {
 		mod, name, _ := f.Import()
-		if mod == hook.ImportModule && name == hook.ImportName {
+		if mod == hook.ImportModule && name == hook.ImportName || slices.Contains(lim.Imports, mod+"."+name) {
 			continue
 		}
-		if !slices.Contains(lim.Imports, mod+"."+name) {
-			compiled.Close(ctx)
-			return nil, &ImportError{Library: library, Module: mod, Name: name}
+		if refused == nil {
+			refused = &ImportError{Library: library, Module: mod, Name: name}
+		} else {
+			refused.Others = append(refused.Others, mod+"."+name)
 		}
+	}
+	if refused != nil {
+		compiled.Close(ctx)
+		return nil, refused
 	}
 	for _, m := range compiled.ImportedMemories() {
 		mod, name, _ := m.Import()

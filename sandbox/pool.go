@@ -10,8 +10,11 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/inos-node/node/sandbox/internal/guestmem"
 )
 
 // Errors of a guest call, compare with errors.Is. Each ends the instance:
@@ -89,21 +92,32 @@ type Pool struct {
 	m    *Module
 	mu   sync.Mutex
 	idle []*instance
+	// prepare, if set, runs on each new instance after its initialization
+	// (a Library reserves its area there).
+	prepare func(ctx context.Context, inst *instance) error
 }
 
 type instance struct {
 	mod    api.Module
 	fuel   api.MutableGlobal
 	stderr *bytes.Buffer
+	mem    *guestmem.Memory // the guest's memory, a window of the engine's file
+	maxMem uint64           // bytes the memory may grow to
+	area   uint64           // a Library's reserved area in the guest (0: none)
+	entry  api.Function     // a Library's inos_call
 }
 
 // NewPool makes a pool for m holding up to warm idle instances, and
 // creates them now.
 func (e *Engine) NewPool(ctx context.Context, m *Module, warm int) (*Pool, error) {
+	return e.newPool(ctx, m, warm, nil)
+}
+
+func (e *Engine) newPool(ctx context.Context, m *Module, warm int, prepare func(context.Context, *instance) error) (*Pool, error) {
 	if err := e.prepareHost(ctx); err != nil {
 		return nil, err
 	}
-	p := &Pool{e: e, m: m}
+	p := &Pool{e: e, m: m, prepare: prepare}
 	for i := 0; i < warm; i++ {
 		inst, err := p.instantiate(ctx)
 		if err != nil {
@@ -115,14 +129,52 @@ func (e *Engine) NewPool(ctx context.Context, m *Module, warm int) (*Pool, error
 	return p, nil
 }
 
-func (p *Pool) instantiate(ctx context.Context) (*instance, error) {
+// memoryFor is the allocator of one instantiation: it backs the guest's
+// memory with a window of the engine's file, at most the library's
+// MaxMemoryPages (so memory.grow past them fails in the guest), and
+// remembers the memory for the instance.
+type memoryFor struct {
+	a     *guestmem.Allocator
+	limit uint64
+	got   *guestmem.Memory
+	err   error
+}
+
+func (c *memoryFor) Allocate(capacity, max uint64) experimental.LinearMemory {
+	if c.limit > 0 {
+		max = min(max, c.limit)
+	}
+	c.got, c.err = c.a.New(max)
+	if c.err != nil {
+		return failedMemory{}
+	}
+	return c.got
+}
+
+// failedMemory is what an allocation that failed returns: wazero's
+// instantiation then fails (and panics, which instantiate recovers).
+type failedMemory struct{}
+
+func (failedMemory) Reallocate(uint64) []byte { return nil }
+func (failedMemory) Free()                    {}
+
+func (p *Pool) instantiate(ctx context.Context) (inst *instance, err error) {
 	var stderr bytes.Buffer
+	alloc := &memoryFor{a: p.e.mem, limit: uint64(p.m.Limits.MaxMemoryPages) * 65536}
 	cfg := wazero.NewModuleConfig().WithName("").WithStderr(&stderr).WithStartFunctions()
-	mod, err := p.e.rt.InstantiateModule(ctx, p.m.Compiled, cfg)
+	mod, err := p.instantiateModule(experimental.WithMemoryAllocator(ctx, alloc), cfg)
 	if err != nil {
+		if alloc.err != nil {
+			err = alloc.err
+		}
 		return nil, fmt.Errorf("sandbox: instantiate %q: %w", p.m.Library, err)
 	}
-	inst := &instance{mod: mod, stderr: &stderr}
+	inst = &instance{mod: mod, stderr: &stderr, mem: alloc.got}
+	if inst.mem == nil {
+		mod.Close(ctx)
+		return nil, fmt.Errorf("sandbox: %q has no memory of its own", p.m.Library)
+	}
+	inst.maxMem = inst.mem.Cap()
 	g, ok := mod.ExportedGlobal(fuelOptions().GlobalExport).(api.MutableGlobal)
 	if !ok {
 		mod.Close(ctx)
@@ -137,8 +189,43 @@ func (p *Pool) instantiate(ctx context.Context) (*instance, error) {
 			return nil, fmt.Errorf("sandbox: initialize %q: %w", p.m.Library, err)
 		}
 	}
+	if p.prepare != nil {
+		if err := p.prepare(ctx, inst); err != nil {
+			mod.Close(ctx)
+			return nil, err
+		}
+	}
 	return inst, nil
 }
+
+// instantiateModule runs wazero's instantiation, turning a panic (a failed
+// memory allocation ends in one) into an error.
+func (p *Pool) instantiateModule(ctx context.Context, cfg wazero.ModuleConfig) (mod api.Module, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			mod, err = nil, fmt.Errorf("instantiation panicked: %v", r)
+		}
+	}()
+	return p.e.rt.InstantiateModule(ctx, p.m.Compiled, cfg)
+}
+
+// get takes an idle instance, or makes one.
+func (p *Pool) get(ctx context.Context) (*instance, error) {
+	p.mu.Lock()
+	var inst *instance
+	if k := len(p.idle); k > 0 {
+		inst, p.idle = p.idle[k-1], p.idle[:k-1]
+	}
+	p.mu.Unlock()
+	if inst != nil {
+		return inst, nil
+	}
+	return p.instantiate(ctx)
+}
+
+// discard closes an instance that must not run again; a new one is made on
+// demand.
+func (p *Pool) discard(ctx context.Context, inst *instance) { inst.mod.Close(ctx) }
 
 // Result is a finished call.
 type Result struct {
@@ -150,17 +237,9 @@ type Result struct {
 // Call runs the guest's exported function fn on a warm instance, under the
 // library's timeout and fuel.
 func (p *Pool) Call(ctx context.Context, fn string, params ...uint64) (Result, error) {
-	p.mu.Lock()
-	var inst *instance
-	if k := len(p.idle); k > 0 {
-		inst, p.idle = p.idle[k-1], p.idle[:k-1]
-	}
-	p.mu.Unlock()
-	if inst == nil {
-		var err error
-		if inst, err = p.instantiate(ctx); err != nil {
-			return Result{}, err
-		}
+	inst, err := p.get(ctx)
+	if err != nil {
+		return Result{}, err
 	}
 	f := inst.mod.ExportedFunction(fn)
 	if f == nil {
@@ -171,7 +250,7 @@ func (p *Pool) Call(ctx context.Context, fn string, params ...uint64) (Result, e
 	vals, used, err := p.call(ctx, inst, f, p.m.Limits, params...)
 	res := Result{Values: vals, FuelUsed: used, Elapsed: time.Since(start)}
 	if err != nil {
-		inst.mod.Close(ctx) // dead: a new one is made on demand
+		p.discard(ctx, inst)
 		return res, err
 	}
 	p.put(inst)

@@ -52,6 +52,7 @@ type Region struct {
 	path   string
 	mem    []byte
 	layout Layout
+	file   *os.File // the region file, kept open: libraries map its pages into guests
 	lock   *os.File // node only
 	log    *slog.Logger
 	closed bool
@@ -162,19 +163,20 @@ func createFile(path string, l Layout) (*Region, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shm: create: %w", err)
 	}
-	defer f.Close()
 	// fallocate reserves the tmpfs pages now, so running out of memory is an
 	// error here rather than a SIGBUS later.
 	if err := unix.Fallocate(int(f.Fd()), 0, 0, int64(l.Size)); err != nil {
+		f.Close()
 		os.Remove(path)
 		return nil, fmt.Errorf("shm: allocate %d bytes: %w", l.Size, err)
 	}
 	mem, err := mapFile(f, l.Size)
 	if err != nil {
+		f.Close()
 		os.Remove(path)
 		return nil, err
 	}
-	return &Region{path: path, mem: mem, layout: l}, nil
+	return &Region{path: path, mem: mem, layout: l, file: f}, nil
 }
 
 // mapFile maps size bytes of f shared, every page pre-faulted
@@ -213,7 +215,12 @@ func Attach(name string, opts Options) (*Region, error) {
 		}
 		return nil, fmt.Errorf("shm: open %s: %w", path, err)
 	}
-	defer f.Close()
+	kept := false // the Region keeps f open on success
+	defer func() {
+		if !kept {
+			f.Close()
+		}
+	}()
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
@@ -249,6 +256,7 @@ func Attach(name string, opts Options) (*Region, error) {
 		r.unmap()
 		return nil, err
 	}
+	r.file, kept = f, true
 	return r, nil
 }
 
@@ -260,6 +268,11 @@ func (r *Region) Name() string { return r.name }
 
 // Bytes returns the whole mapping. Offsets in the layout index it.
 func (r *Region) Bytes() []byte { return r.mem }
+
+// File returns the open region file, for mapping its pages elsewhere (a
+// library maps a job's input and output pages into a guest's memory). It is
+// valid until Close.
+func (r *Region) File() *os.File { return r.file }
 
 // Layout returns the region's layout.
 func (r *Region) Layout() Layout { return r.layout }
@@ -307,6 +320,10 @@ func (r *Region) unmap() {
 	if r.mem != nil {
 		_ = unix.Munmap(r.mem)
 		r.mem = nil
+	}
+	if r.file != nil {
+		r.file.Close()
+		r.file = nil
 	}
 }
 

@@ -29,7 +29,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 )
 
-// PageSize is the host page size Remap works in.
+// pageSize is the host page size Remap works in.
 var pageSize = uint64(os.Getpagesize()) // fixed for the life of the process
 
 // Allocator hands out guest memories, each a window of one backing file.
@@ -118,19 +118,38 @@ func (m *Memory) FileOffset() uint64 { return m.off }
 // ErrUnaligned is returned by Remap for ranges not on page boundaries.
 var ErrUnaligned = errors.New("guestmem: range is not page-aligned")
 
+// Mode is how Remap shares the pages it maps.
+type Mode int
+
+const (
+	// Shared: the guest's writes go to the file (an output buffer).
+	Shared Mode = iota
+	// Private: copy-on-write; the guest reads the file's pages in place and
+	// a write gives it a private copy of that page only (an input, which
+	// the guest must not change under its producer or another guest).
+	Private
+)
+
 // Remap maps n bytes of file f at fileOff over the memory's bytes
-// [guestOff, guestOff+n), shared: the guest then reads and writes f's pages
-// directly. All three numbers must be multiples of the page size and the
-// range must lie inside the memory's current length.
-func (m *Memory) Remap(guestOff uint64, f *os.File, fileOff, n uint64) error {
+// [guestOff, guestOff+n): the guest then reads (and, Shared, writes) f's
+// pages directly. All three numbers must be multiples of the page size and
+// the range must lie inside the memory's current length.
+//
+// Shared mappings are pre-faulted (MAP_POPULATE), so the guest takes no
+// page fault on them; Private ones are not, because pre-faulting a
+// writable private mapping breaks copy-on-write, copying every page.
+func (m *Memory) Remap(guestOff uint64, f *os.File, fileOff, n uint64, mode Mode) error {
 	if guestOff%pageSize != 0 || fileOff%pageSize != 0 || n%pageSize != 0 || n == 0 {
 		return fmt.Errorf("%w: guest %#x, file %#x, %d bytes (page %d)", ErrUnaligned, guestOff, fileOff, n, pageSize)
 	}
 	if guestOff+n > m.length || guestOff+n < guestOff {
 		return fmt.Errorf("guestmem: range [%#x,+%d) outside the memory's %d bytes", guestOff, n, m.length)
 	}
-	_, err := unix.MmapPtr(int(f.Fd()), int64(fileOff), unsafePointer(m.mem, guestOff), uintptr(n),
-		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_FIXED)
+	flags := unix.MAP_SHARED | unix.MAP_FIXED | unix.MAP_POPULATE
+	if mode == Private {
+		flags = unix.MAP_PRIVATE | unix.MAP_FIXED
+	}
+	_, err := unix.MmapPtr(int(f.Fd()), int64(fileOff), unsafePointer(m.mem, guestOff), uintptr(n), unix.PROT_READ|unix.PROT_WRITE, flags)
 	if err != nil {
 		return fmt.Errorf("guestmem: remap: %w", err)
 	}
@@ -138,7 +157,38 @@ func (m *Memory) Remap(guestOff uint64, f *os.File, fileOff, n uint64) error {
 }
 
 // Restore puts the memory's own pages back over [guestOff, guestOff+n)
-// after a Remap.
+// after a Remap. The memory's own pages there are whatever they were
+// before the Remap (zero, if the guest never wrote them).
 func (m *Memory) Restore(guestOff, n uint64) error {
-	return m.Remap(guestOff, m.a.file, m.off+guestOff, n)
+	if m.mem == nil {
+		return nil // freed: the whole window is unmapped already
+	}
+	if guestOff%pageSize != 0 || n%pageSize != 0 || n == 0 || guestOff+n > uint64(len(m.mem)) || guestOff+n < guestOff {
+		return fmt.Errorf("%w: restore [%#x,+%d)", ErrUnaligned, guestOff, n)
+	}
+	_, err := unix.MmapPtr(int(m.a.file.Fd()), int64(m.off+guestOff), unsafePointer(m.mem, guestOff), uintptr(n),
+		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_FIXED)
+	if err != nil {
+		return fmt.Errorf("guestmem: restore: %w", err)
+	}
+	return nil
 }
+
+// Bytes returns the memory's current contents (its length grows with the
+// guest's memory.grow; the backing never moves), or nil once it is freed.
+func (m *Memory) Bytes() []byte {
+	if m.mem == nil {
+		return nil
+	}
+	return m.mem[:m.length:m.length]
+}
+
+// Cap returns the most bytes the memory can grow to.
+func (m *Memory) Cap() uint64 { return uint64(len(m.mem)) }
+
+// Freed reports whether the memory was freed (its module closed, e.g. by
+// the guest calling proc_exit).
+func (m *Memory) Freed() bool { return m.mem == nil }
+
+// PageSize returns the host page size, the unit of Remap.
+func PageSize() uint64 { return pageSize }

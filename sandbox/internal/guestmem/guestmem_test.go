@@ -156,7 +156,7 @@ func TestZeroCopyBothWays(t *testing.T) {
 		pm[n+i] = byte(i * 7)
 		want += int64(byte(i * 7))
 	}
-	if err := last.Remap(p, prod, n, n); err != nil {
+	if err := last.Remap(p, prod, n, n, Shared); err != nil {
 		t.Fatal(err)
 	}
 	if got := int64(call("sum", p, n)); got != want {
@@ -173,10 +173,10 @@ func TestZeroCopyBothWays(t *testing.T) {
 	if got := call("sum", p, n); got != 0x5a*n {
 		t.Fatalf("after Restore the guest sums %d, want %d", got, 0x5a*n)
 	}
-	if err := last.Remap(p+1, prod, 0, n); err == nil {
+	if err := last.Remap(p+1, prod, 0, n, Shared); err == nil {
 		t.Fatal("unaligned remap accepted")
 	}
-	if err := last.Remap(p, prod, 0, 1<<40); err == nil {
+	if err := last.Remap(p, prod, 0, 1<<40, Shared); err == nil {
 		t.Fatal("remap past the memory's end accepted")
 	}
 }

@@ -1,0 +1,79 @@
+//go:build wasip1
+
+package sdk
+
+import (
+	"strings"
+	"unsafe"
+)
+
+// The guest's state: the table its exports serve, and memory the host was
+// given (which must stay reachable so the Go runtime never reuses it).
+var (
+	served   Methods
+	names    []byte
+	reserved [][]byte
+	message  []byte
+)
+
+// Serve makes ms the method table of this guest. Call it from init.
+func Serve(ms Methods) {
+	served = ms
+	names = []byte(strings.Join(ms.Names(), "\n"))
+}
+
+// mem returns n bytes of the guest's linear memory at address p.
+func mem(p, n uint32) []byte {
+	if n == 0 {
+		return nil
+	}
+	// Linear memory starts at address 0 of the guest's address space.
+	return unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(nil), uintptr(p))), n)
+}
+
+func addr(b []byte) uint32 {
+	if len(b) == 0 {
+		return 0
+	}
+	return uint32(uintptr(unsafe.Pointer(&b[0])))
+}
+
+//go:wasmexport inos_abi_version
+func abiVersion() int32 { return ABIVersion }
+
+//go:wasmexport inos_methods
+func methodNames() int64 { return int64(addr(names))<<32 | int64(len(names)) }
+
+//go:wasmexport inos_reserve
+func reserve(size int32) int32 {
+	const page = 4096
+	if size <= 0 {
+		return 0
+	}
+	// Fresh memory from the runtime is already zero and is not touched:
+	// reserving costs address space, not pages.
+	b := make([]byte, int(size)+page)
+	reserved = append(reserved, b)
+	return int32((addr(b) + page - 1) &^ (page - 1))
+}
+
+//go:wasmexport inos_call
+func call(frame int32) int32 {
+	h := mem(uint32(frame), FrameHeaderSize)
+	fh := readFrameHeader(h)
+	if fh.version != ABIVersion {
+		return StatusFailed
+	}
+	strs := mem(uint32(frame)+FrameHeaderSize, fh.methodLen+fh.paramsLen)
+	c := Call{
+		JobID:  fh.jobID,
+		Method: string(strs[:fh.methodLen]),
+		Params: strs[fh.methodLen:],
+		Input:  mem(fh.inputPtr, fh.inputLen),
+		Output: mem(fh.outputPtr, fh.outputCap),
+	}
+	status, n, msg := served.Dispatch(&c)
+	message = append(message[:0], msg...)
+	writeFrameResult(h, uint32(n), addr(message), uint32(len(message)))
+	return status
+}
