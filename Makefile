@@ -14,7 +14,7 @@ FUZZ_TIME  ?= 10m
 FUZZ_TARGETS := $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' fuzz/*_test.go 2>/dev/null | sed 's|func |./fuzz:|') \
 	./sandbox/internal/fuel:FuzzFuel
 
-.PHONY: all build demo test vet unit fuzz-smoke fuzz soak generate check-generated tools bench clean
+.PHONY: all build demo test vet unit fuzz-smoke fuzz soak generate check-generated guests check-guests tools bench clean
 
 all: build
 
@@ -33,6 +33,14 @@ generate:
 check-generated:
 	@scripts/generate.sh --check
 
+# The library guests (guests/<name>) are committed built (guests/wasm) and
+# embedded; check-guests rebuilds them and fails if a byte differs.
+guests:
+	@scripts/guests.sh
+
+check-guests:
+	@scripts/guests.sh --check
+
 vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.capnp\.go$$'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
@@ -46,7 +54,7 @@ fuzz-smoke:
 		$(GO) test $${t%%:*} -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZ_SMOKE) || exit 1; \
 	done
 
-test: tools check-generated vet unit fuzz-smoke
+test: tools check-generated check-guests vet unit fuzz-smoke
 	$(GO) test -count=1 -race -timeout 10m ./ring ./shm ./kernel ./client
 
 fuzz: tools
@@ -60,6 +68,8 @@ soak: build
 
 bench: build
 	./bin/inos bench ring
+	./bin/inos bench arena
+	./bin/inos bench sandbox
 
 clean:
 	rm -rf bin .tools demo-out

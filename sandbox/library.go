@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -46,6 +47,15 @@ type LibraryConfig struct {
 	// do, instead of mapping the producer's pages. It exists to measure
 	// that baseline (inos bench sandbox, path "copy").
 	CopyBuffers bool
+	// Unmetered loads the guest without the fuel pass: no fuel is counted
+	// and no timeout can stop it. It exists to measure what metering costs
+	// (inos bench sandbox, path "nofuel"); never serve untrusted jobs so.
+	Unmetered bool
+	// Random is the guest's random source (WASI random_get, Go's
+	// crypto/rand). Nil: wazero's deterministic source, which keeps fuel
+	// deterministic and is right for libraries that need no secrets; a
+	// library that makes keys or nonces needs crypto/rand.Reader here.
+	Random io.Reader
 }
 
 // Library is a guest served to the node through the same kernel.Library
@@ -109,7 +119,7 @@ func (e *Engine) NewLibrary(ctx context.Context, cfg LibraryConfig) (*Library, e
 		return nil, fmt.Errorf("sandbox: library %q: input (%d) and output (%d) windows and call frame need %d bytes of guest memory, its limit is %d pages",
 			cfg.Name, cfg.Limits.MaxInputBytes, cfg.Limits.MaxOutputBytes, area, cfg.Limits.MaxMemoryPages)
 	}
-	m, err := e.Load(ctx, cfg.Name, cfg.Wasm, cfg.Limits)
+	m, err := e.load(ctx, cfg.Name, cfg.Wasm, cfg.Limits, !cfg.Unmetered)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +129,7 @@ func (e *Engine) NewLibrary(ctx context.Context, cfg LibraryConfig) (*Library, e
 			return nil, fmt.Errorf("%w: library %q exports no %s", ErrNotAGuest, cfg.Name, f)
 		}
 	}
-	l.pool, err = e.newPool(ctx, m, cfg.Warm, l.prepare)
+	l.pool, err = e.newPool(ctx, m, cfg.Warm, l.prepare, cfg.Random)
 	if err != nil {
 		m.Compiled.Close(ctx)
 		return nil, err

@@ -127,6 +127,7 @@ type Module struct {
 	Library  string
 	Limits   Limits
 	Compiled wazero.CompiledModule
+	metered  bool // false: no fuel pass (measurement only)
 }
 
 // Load checks and compiles a library's guest. The bytes are untrusted:
@@ -137,12 +138,21 @@ type Module struct {
 // be the fuel hook or listed in lim.Imports; memories and tables may not be
 // imported at all.
 func (e *Engine) Load(ctx context.Context, library string, wasm []byte, lim Limits) (*Module, error) {
+	return e.load(ctx, library, wasm, lim, true)
+}
+
+// load is Load; unmetered skips the fuel pass (and so fuel and timeouts):
+// only for measuring what metering costs.
+func (e *Engine) load(ctx context.Context, library string, wasm []byte, lim Limits, metered bool) (*Module, error) {
 	if lim.MaxMemoryPages > e.pages {
 		return nil, fmt.Errorf("sandbox: library %q asks for %d memory pages, its engine allows %d", library, lim.MaxMemoryPages, e.pages)
 	}
-	instrumented, err := fuel.Instrument(wasm, fuelOptions())
-	if err != nil {
-		return nil, fmt.Errorf("%w: library %q: %w", ErrInvalidModule, library, err)
+	instrumented := wasm
+	if metered {
+		var err error
+		if instrumented, err = fuel.Instrument(wasm, fuelOptions()); err != nil {
+			return nil, fmt.Errorf("%w: library %q: %w", ErrInvalidModule, library, err)
+		}
 	}
 	compiled, err := e.compile(ctx, instrumented)
 	if err != nil {
@@ -170,7 +180,7 @@ func (e *Engine) Load(ctx context.Context, library string, wasm []byte, lim Limi
 		compiled.Close(ctx)
 		return nil, &ImportError{Library: library, Module: mod, Name: name + " (a memory: guests own theirs)"}
 	}
-	return &Module{Library: library, Limits: lim, Compiled: compiled}, nil
+	return &Module{Library: library, Limits: lim, Compiled: compiled, metered: metered}, nil
 }
 
 // compile runs wazero's compiler, turning a panic on hostile input into an

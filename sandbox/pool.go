@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -95,6 +96,9 @@ type Pool struct {
 	// prepare, if set, runs on each new instance after its initialization
 	// (a Library reserves its area there).
 	prepare func(ctx context.Context, inst *instance) error
+	// rand, if set, is the guest's random source (random_get); otherwise
+	// wazero's deterministic one.
+	rand io.Reader
 }
 
 type instance struct {
@@ -110,14 +114,14 @@ type instance struct {
 // NewPool makes a pool for m holding up to warm idle instances, and
 // creates them now.
 func (e *Engine) NewPool(ctx context.Context, m *Module, warm int) (*Pool, error) {
-	return e.newPool(ctx, m, warm, nil)
+	return e.newPool(ctx, m, warm, nil, nil)
 }
 
-func (e *Engine) newPool(ctx context.Context, m *Module, warm int, prepare func(context.Context, *instance) error) (*Pool, error) {
+func (e *Engine) newPool(ctx context.Context, m *Module, warm int, prepare func(context.Context, *instance) error, rand io.Reader) (*Pool, error) {
 	if err := e.prepareHost(ctx); err != nil {
 		return nil, err
 	}
-	p := &Pool{e: e, m: m, prepare: prepare}
+	p := &Pool{e: e, m: m, prepare: prepare, rand: rand}
 	for i := 0; i < warm; i++ {
 		inst, err := p.instantiate(ctx)
 		if err != nil {
@@ -162,6 +166,9 @@ func (p *Pool) instantiate(ctx context.Context) (inst *instance, err error) {
 	var stderr bytes.Buffer
 	alloc := &memoryFor{a: p.e.mem, limit: uint64(p.m.Limits.MaxMemoryPages) * 65536}
 	cfg := wazero.NewModuleConfig().WithName("").WithStderr(&stderr).WithStartFunctions()
+	if p.rand != nil {
+		cfg = cfg.WithRandSource(p.rand)
+	}
 	mod, err := p.instantiateModule(experimental.WithMemoryAllocator(ctx, alloc), cfg)
 	if err != nil {
 		if alloc.err != nil {
@@ -175,12 +182,14 @@ func (p *Pool) instantiate(ctx context.Context) (inst *instance, err error) {
 		return nil, fmt.Errorf("sandbox: %q has no memory of its own", p.m.Library)
 	}
 	inst.maxMem = inst.mem.Cap()
-	g, ok := mod.ExportedGlobal(fuelOptions().GlobalExport).(api.MutableGlobal)
-	if !ok {
-		mod.Close(ctx)
-		return nil, fmt.Errorf("sandbox: %q has no fuel counter", p.m.Library)
+	if p.m.metered {
+		g, ok := mod.ExportedGlobal(fuelOptions().GlobalExport).(api.MutableGlobal)
+		if !ok {
+			mod.Close(ctx)
+			return nil, fmt.Errorf("sandbox: %q has no fuel counter", p.m.Library)
+		}
+		inst.fuel = g
 	}
-	inst.fuel = g
 	// Reactors (Go -buildmode=c-shared) initialize once here, under the
 	// initialization budget rather than a job's.
 	if init := mod.ExportedFunction("_initialize"); init != nil {
@@ -284,11 +293,16 @@ func (p *Pool) call(ctx context.Context, inst *instance, f api.Function, lim Lim
 	q := min(st.left, FuelQuantum)
 	st.left -= q
 	st.handed = q
-	inst.fuel.Set(q)
+	if inst.fuel != nil {
+		inst.fuel.Set(q)
+	}
 	inst.stderr.Reset()
 	vals, err := f.Call(context.WithValue(ctx, callKey{}, st), params...)
 	// Fuel used: what was handed out less what is left on the counter.
-	used := st.handed - uint64(max(int64(inst.fuel.Get()), 0))
+	var used uint64
+	if inst.fuel != nil {
+		used = st.handed - uint64(max(int64(inst.fuel.Get()), 0))
+	}
 	if err == nil {
 		return vals, used, nil
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -17,11 +18,15 @@ import (
 )
 
 const benchUsage = `usage: inos bench ring [--json] [--quick] [--duration D] [--transports shm,uds,chan] [--spin D]
-       inos bench arena [--json] [--quick] [--ops N] [--arena-mib N] [--seed S] [--duration D]`
+       inos bench arena [--json] [--quick] [--ops N] [--arena-mib N] [--seed S] [--duration D]
+       inos bench sandbox [--json] [--quick] [--duration D] [--cache-dir DIR]`
 
 func cmdBench(args []string) error {
 	if len(args) > 0 && args[0] == "arena" {
 		return cmdBenchArena(args[1:])
+	}
+	if len(args) > 0 && args[0] == "sandbox" {
+		return cmdBenchSandbox(args[1:])
 	}
 	if len(args) == 0 || args[0] != "ring" {
 		return errors.New(benchUsage)
@@ -51,7 +56,7 @@ func cmdBench(args []string) error {
 	o := bench.RingOptions{
 		Duration: *dur, Quick: *quick, Transports: strings.Split(*transports, ","), Spin: *spin,
 		RateHz: *rate, Depth: *depth, Log: log,
-		NodeCommand: []string{exe, "run", "--log-level", "warn", "--spin", spin.String(), "--region"},
+		NodeCommand: []string{exe, "run", "--guests=false", "--log-level", "warn", "--spin", spin.String(), "--region"},
 		UDSCommand:  []string{exe, "bench-uds-server"},
 	}
 	if !*asJSON {
@@ -90,10 +95,71 @@ func cmdBenchArena(args []string) error {
 	return err
 }
 
+// cmdBenchSandbox measures jobs through the node into the bench guest.
+func cmdBenchSandbox(args []string) error {
+	fs := flag.NewFlagSet("bench sandbox", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print one JSON object per line")
+	quick := fs.Bool("quick", false, "short run: 400 ms per measurement")
+	dur := fs.Duration("duration", 0, "length of each measurement (default 2s; quick 400ms)")
+	cacheDir := fs.String("cache-dir", defaultCacheDir(), "wazero's compilation cache (\"\" for none)")
+	inProcess := fs.Bool("in-process", false, "run the node in this process instead of a child process")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q\n%s", fs.Args(), benchUsage)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	log, _ := newLogger("warn")
+	rep := bench.NewSandboxReporter(os.Stdout, *asJSON)
+	o := bench.SandboxOptions{Duration: *dur, Quick: *quick, CacheDir: *cacheDir, Log: log}
+	where := "the node in this process"
+	if !*inProcess {
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		o.NodeCommand = []string{exe, "bench-sandbox-node", "--cache-dir", *cacheDir}
+		where = "the node in a child process"
+	}
+	if !*asJSON {
+		fmt.Printf("inos bench sandbox: %d CPUs, %s, %s, jobs over the shared-memory rings\n\n", runtime.NumCPU(), runtime.Version(), where)
+	}
+	err := bench.RunSandbox(ctx, o, rep)
+	rep.Flush()
+	return err
+}
+
+// defaultCacheDir is where wazero keeps compiled guests between runs.
+func defaultCacheDir() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "inos", "wazero")
+}
+
 func isFlagSet(fs *flag.FlagSet, name string) bool {
 	set := false
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
+}
+
+// cmdSandboxNode runs the node the sandbox benchmark measures.
+func cmdSandboxNode(args []string) error {
+	fs := flag.NewFlagSet("bench-sandbox-node", flag.ContinueOnError)
+	cacheDir := fs.String("cache-dir", "", "wazero's compilation cache")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: inos bench-sandbox-node [--cache-dir DIR] REGION")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	log, _ := newLogger("warn")
+	return bench.SandboxNode(ctx, fs.Arg(0), *cacheDir, log)
 }
 
 func cmdUDSServer(args []string) error {

@@ -28,6 +28,7 @@ func commands() []command {
 		{"bench", "run a benchmark scenario (ring, arena)", cmdBench, false},
 		{"demo-producer", "one producer process of the demo", cmdDemoProducer, true},
 		{"bench-uds-server", "the Unix-socket echo server of the ring benchmark", cmdUDSServer, true},
+		{"bench-sandbox-node", "the node of the sandbox benchmark", cmdSandboxNode, true},
 	}
 }
 

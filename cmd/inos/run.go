@@ -9,7 +9,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/inos-node/node/guests/wasm"
 	"github.com/inos-node/node/kernel"
+	"github.com/inos-node/node/sandbox"
 	"github.com/inos-node/node/shm"
 )
 
@@ -53,6 +55,8 @@ func cmdRun(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var nf nodeFlags
 	nf.register(fs)
+	guests := fs.Bool("guests", true, "serve the built-in wasm guest libraries (bench) beside echo and noop")
+	cacheDir := fs.String("cache-dir", defaultCacheDir(), "wazero's compilation cache (\"\" for none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,12 +70,20 @@ func cmdRun(args []string) error {
 	if err != nil {
 		return err
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if *guests {
+		reg, closeGuests, err := guestRegistry(ctx, *cacheDir)
+		if err != nil {
+			return err
+		}
+		defer closeGuests()
+		cfg.Libraries = reg
+	}
 	n, err := kernel.New(cfg)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 	runErr := n.Run(ctx)
 	st, hs := n.Stats(), n.HeapStats()
 	cfg.Logger.Info("node stopping", "jobs", st.Jobs, "failed", st.Failed, "dropped", st.Dropped,
@@ -82,4 +94,27 @@ func cmdRun(args []string) error {
 		runErr = err
 	}
 	return runErr
+}
+
+// guestRegistry returns a registry of the host-side libraries (echo, noop)
+// and the built-in wasm guests, each with its product limits.
+func guestRegistry(ctx context.Context, cacheDir string) (*kernel.Registry, func(), error) {
+	eng, err := sandbox.NewEngine(ctx, cacheDir, 4096)
+	if err != nil {
+		return nil, nil, err
+	}
+	lim := sandbox.ImageLimits()
+	lim.MaxInputBytes, lim.MaxOutputBytes = 64<<20, 64<<20
+	l, err := eng.NewLibrary(ctx, sandbox.LibraryConfig{Name: "bench", Wasm: wasm.Bench, Limits: lim})
+	if err != nil {
+		eng.Close(ctx)
+		return nil, nil, err
+	}
+	reg, err := kernel.NewRegistry(kernel.Echo{}, kernel.Noop{}, l)
+	if err != nil {
+		l.Close(ctx)
+		eng.Close(ctx)
+		return nil, nil, err
+	}
+	return reg, func() { l.Close(context.Background()); eng.Close(context.Background()) }, nil
 }

@@ -82,7 +82,7 @@ func cmdSubmit(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("job %d: status=%s queue=%s exec=%s output=%d bytes\n", res.JobID, statusName(res), time.Duration(res.QueueNs), time.Duration(res.ExecNs), res.Output.Ref.Length)
+	fmt.Printf("job %d: status=%s queue=%s exec=%s fuel=%d output=%d bytes\n", res.JobID, statusName(res), time.Duration(res.QueueNs), time.Duration(res.ExecNs), res.FuelUsed, res.Output.Ref.Length)
 	if err := res.Err(); err != nil {
 		return err
 	}

@@ -1,0 +1,372 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/inos-node/node/client"
+	"github.com/inos-node/node/guests/wasm"
+	"github.com/inos-node/node/kernel"
+	"github.com/inos-node/node/sandbox"
+	"github.com/inos-node/node/schema"
+	"github.com/inos-node/node/shm"
+)
+
+// SandboxOptions configure RunSandbox.
+type SandboxOptions struct {
+	// Duration of each measurement (a pair of paths, interleaved); default
+	// 2 s, quick 400 ms.
+	Duration time.Duration
+	Quick    bool
+	// CacheDir holds wazero's compiled code across runs ("" for none).
+	CacheDir string
+	Log      *slog.Logger
+	// NodeCommand starts the node (SandboxNode) in a child process; the
+	// region name is appended. Empty: the node runs in this process.
+	NodeCommand []string
+}
+
+// SandboxRow is one measurement of jobs through the node into a guest.
+type SandboxRow struct {
+	Scenario     string `json:"scenario"` // empty_call | payload | fuel
+	Path         string `json:"path"`     // shm | copy | fuel | nofuel | host
+	Job          string `json:"job"`      // library.method
+	PayloadBytes int    `json:"payload_bytes"`
+	Count        int64  `json:"count"`
+	P50          int64  `json:"p50_ns"`
+	P99          int64  `json:"p99_ns"`
+	P999         int64  `json:"p999_ns"`
+	Max          int64  `json:"max_ns"`
+	// Fuel is the fuel one job used (the same for every job of the row).
+	Fuel uint64 `json:"fuel,omitempty"`
+	// MappedPerJob and CopiedPerJob are the buffer bytes mapped into and
+	// copied to or from the guest per job.
+	MappedPerJob uint64 `json:"mapped_bytes_per_job"`
+	CopiedPerJob uint64 `json:"copied_bytes_per_job"`
+	// VsBase is this row's p50 over the p50 of the row it is measured
+	// against, interleaved job by job: copy over shm, fuel over nofuel.
+	VsBase float64 `json:"p50_vs_base,omitempty"`
+	Note   string  `json:"note,omitempty"`
+}
+
+// SandboxReporter prints sandbox rows as JSON lines or a table.
+type SandboxReporter struct{ rowLog[SandboxRow] }
+
+// NewSandboxReporter writes to w, as JSON lines when asJSON is set.
+func NewSandboxReporter(w io.Writer, asJSON bool) *SandboxReporter {
+	return &SandboxReporter{rowLog[SandboxRow]{w: w, json: asJSON}}
+}
+
+// Flush prints the table (text mode only).
+func (p *SandboxReporter) Flush() {
+	if p.json {
+		return
+	}
+	tw := tabwriter.NewWriter(p.w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tpath\tjob\tpayload\tcount\tp50\tp99\tp99.9\tmax\tfuel\tmapped/job\tcopied/job\tp50 vs base\t")
+	for _, r := range p.rows {
+		ratio := ""
+		if r.VsBase > 0 {
+			ratio = fmt.Sprintf("%.2fx", r.VsBase)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t\n", r.Scenario, r.Path, r.Job, bytesStr(r.PayloadBytes),
+			r.Count, ns(r.P50), ns(r.P99), ns(r.P999), ns(r.Max), r.Fuel, bytesStr(int(r.MappedPerJob)), bytesStr(int(r.CopiedPerJob)), ratio)
+	}
+	tw.Flush()
+	fmt.Fprintln(p.w, "\np50 vs base: copy over shm (the same job, input copied into the guest and output out of it, as")
+	fmt.Fprintln(p.w, "copy-in/copy-out hosts do), fuel over nofuel (the same guest without the fuel pass); the two paths")
+	fmt.Fprintln(p.w, "of a pair run job by job, interleaved.")
+}
+
+// sandboxPayloads are the payload sizes of the payload scenario.
+var sandboxPayloads = []int{4 << 10, 64 << 10, 1 << 20, 16 << 20, 64 << 20}
+
+// sandboxMaxPayload is the largest payload, and the bench libraries' input
+// and output limit.
+const sandboxMaxPayload = 64 << 20
+
+// SandboxNode runs, until ctx ends, a node serving region with the
+// libraries the sandbox benchmark measures: "bench" (the bench guest, its
+// buffers mapped), "bench-copy" (copied in and out), "bench-nofuel" (no
+// fuel pass), the host-side "noop", and "benchstats" (method "get": the
+// guest libraries' counters as JSON, written to the job's output).
+func SandboxNode(ctx context.Context, region, cacheDir string, log *slog.Logger) error {
+	lim := sandbox.Limits{
+		MaxInputBytes: sandboxMaxPayload, MaxOutputBytes: sandboxMaxPayload, MaxMemoryPages: 4096,
+		Timeout: 30 * time.Second, Imports: sandbox.GoGuestImports(), // fuel: no limit
+	}
+	eng, err := sandbox.NewEngine(ctx, cacheDir, 4096)
+	if err != nil {
+		return err
+	}
+	defer eng.Close(context.Background())
+	reg, _ := kernel.NewRegistry(kernel.Noop{})
+	stats := benchStats{}
+	for _, cfg := range []sandbox.LibraryConfig{
+		{Name: "bench", Wasm: wasm.Bench, Limits: lim},
+		{Name: "bench-copy", Wasm: wasm.Bench, Limits: lim, CopyBuffers: true},
+		{Name: "bench-nofuel", Wasm: wasm.Bench, Limits: lim, Unmetered: true},
+	} {
+		l, err := eng.NewLibrary(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer l.Close(context.Background())
+		stats[cfg.Name] = l
+		if err := reg.Add(l); err != nil {
+			return err
+		}
+	}
+	reg.Add(stats)
+	node, err := kernel.New(kernel.Config{
+		Region: region, HeapBytes: 2*sandboxMaxPayload + 64<<20, MaxProducers: 4,
+		Wait: shm.WaitPolicy{Spin: shm.DefaultSpin, Park: shm.DefaultPark}, Libraries: reg, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	defer node.Close()
+	return node.Run(ctx)
+}
+
+// benchStats is the host-side library "benchstats".
+type benchStats map[string]*sandbox.Library
+
+func (benchStats) Name() string { return "benchstats" }
+func (s benchStats) Methods() map[string]kernel.Method {
+	return map[string]kernel.Method{"get": func(_ context.Context, j *kernel.Job) (schema.Ref, error) {
+		all := map[string]sandbox.LibraryStats{}
+		for n, l := range s {
+			all[n] = l.Stats()
+		}
+		b, _ := json.Marshal(all)
+		if len(b) > len(j.Output) {
+			return schema.Ref{}, &kernel.Error{Kind: schema.ErrorOutputTooLarge, Msg: fmt.Sprintf("stats need %d bytes", len(b))}
+		}
+		copy(j.Output, b)
+		return schema.Ref{Offset: j.OutputRef.Offset, Length: uint64(len(b))}, nil
+	}}
+}
+
+// RunSandbox measures jobs through a node over the shared-memory rings into
+// the bench guest: the empty call; a job that reads every input byte and
+// writes as many output bytes, on the mapped path and on a
+// copy-in/copy-out path; and compute-bound jobs with and without the fuel
+// pass. The node runs as a child process (o.NodeCommand, given the region
+// name) as in production, or in this process if NodeCommand is empty.
+func RunSandbox(ctx context.Context, o SandboxOptions, rep *SandboxReporter) error {
+	if o.Duration <= 0 {
+		o.Duration = 2 * time.Second
+		if o.Quick {
+			o.Duration = 400 * time.Millisecond
+		}
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	region := fmt.Sprintf("bench-sandbox-%d", os.Getpid())
+	if len(o.NodeCommand) > 0 {
+		stop, err := startChild(append(append([]string{}, o.NodeCommand...), region))
+		if err != nil {
+			return err
+		}
+		defer stop()
+	} else {
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- SandboxNode(runCtx, region, o.CacheDir, o.Log) }()
+		defer func() {
+			cancel()
+			<-done
+		}()
+	}
+	wait := shm.WaitPolicy{Spin: shm.DefaultSpin, Park: shm.DefaultPark}
+	c, err := AttachRetry(ctx, region, client.Options{Wait: wait}, 60*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	statsBuf, err := c.Alloc(4096)
+	if err != nil {
+		return err
+	}
+	defer c.Free(statsBuf)
+	s := &sandboxRun{c: c, o: o, rep: rep, statsOut: statsBuf.Ref}
+
+	// Empty call: the whole path through the node and a guest and back,
+	// against the node's host-side noop (the transport alone).
+	empty := client.Job{Library: "bench", Method: "empty"}
+	if err := s.pair("empty_call", 0, "shm", empty, "host", client.Job{Library: "noop", Method: "noop"}, false); err != nil {
+		return err
+	}
+	// Payloads, mapped against copied.
+	for _, n := range sandboxPayloads {
+		in, err := c.Alloc(n)
+		if err != nil {
+			return err
+		}
+		out, err := c.Alloc(n)
+		if err != nil {
+			return err
+		}
+		for i := range in.Bytes {
+			in.Bytes[i] = byte(i * 7)
+		}
+		job := client.Job{Library: "bench", Method: "xor", Params: []byte(`{"key":90}`), Input: in.Ref, Output: out.Ref}
+		cp := job
+		cp.Library = "bench-copy"
+		err = s.pair("payload", n, "shm", job, "copy", cp, true)
+		c.Free(in)
+		c.Free(out)
+		if err != nil {
+			return err
+		}
+	}
+	// Fuel: compute-bound jobs metered and not.
+	out, err := c.Alloc(64)
+	if err != nil {
+		return err
+	}
+	defer c.Free(out)
+	in, err := c.Alloc(1 << 20)
+	if err != nil {
+		return err
+	}
+	defer c.Free(in)
+	for i := range in.Bytes {
+		in.Bytes[i] = byte(i)
+	}
+	for _, job := range []client.Job{
+		{Library: "bench", Method: "work", Params: []byte(`{"rounds":1000000}`), Output: out.Ref},
+		{Library: "bench", Method: "sha256", Input: in.Ref, Output: out.Ref},
+	} {
+		nf := job
+		nf.Library = "bench-nofuel"
+		if err := s.pair("fuel", len(c.View(job.Input)), "fuel", job, "nofuel", nf, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type sandboxRun struct {
+	c        *client.Client
+	o        SandboxOptions
+	rep      *SandboxReporter
+	statsOut schema.Ref
+}
+
+// stats asks the node for its guest libraries' counters.
+func (s *sandboxRun) stats(ctx context.Context) (map[string]sandbox.LibraryStats, error) {
+	r, err := s.c.Call(ctx, client.Job{Library: "benchstats", Method: "get", Output: s.statsOut})
+	if err == nil {
+		err = r.Err()
+	}
+	if err != nil {
+		return nil, err
+	}
+	all := map[string]sandbox.LibraryStats{}
+	return all, json.Unmarshal(s.c.View(r.Output.Ref), &all)
+}
+
+// pair measures two paths of a job, interleaved job by job for the
+// options' duration (and at least 20 jobs each), and adds a row for each.
+func (s *sandboxRun) pair(scenario string, payload int, pa string, a client.Job, pb string, b client.Job, check bool) error {
+	ctx := context.Background()
+	jobs := [2]client.Job{a, b}
+	var hs [2]*hdrhistogram.Histogram
+	var fuel [2]uint64
+	for i := range jobs {
+		hs[i] = NewHistogram()
+		// Warm up, and check the output once.
+		for k := 0; k < 3; k++ {
+			r, err := s.c.Call(ctx, jobs[i])
+			if err == nil {
+				err = r.Err()
+			}
+			if err != nil {
+				return fmt.Errorf("%s %s.%s: %w", scenario, jobs[i].Library, jobs[i].Method, err)
+			}
+			if check && k == 0 {
+				if err := checkXor(s.c.View(jobs[i].Input), s.c.View(r.Output.Ref), 90); err != nil {
+					return fmt.Errorf("%s %s: %w", scenario, jobs[i].Library, err)
+				}
+			}
+			fuel[i] = r.FuelUsed
+		}
+	}
+	before, err := s.stats(ctx)
+	if err != nil {
+		return err
+	}
+	end := time.Now().Add(s.o.Duration)
+	minCount := int64(20)
+	for time.Now().Before(end) || hs[0].TotalCount() < minCount {
+		for i := range jobs {
+			t0 := time.Now()
+			r, err := s.c.Call(ctx, jobs[i])
+			d := time.Since(t0)
+			if err == nil {
+				err = r.Err()
+			}
+			if err != nil {
+				return fmt.Errorf("%s %s.%s: %w", scenario, jobs[i].Library, jobs[i].Method, err)
+			}
+			hs[i].RecordValue(int64(d))
+		}
+		if hs[0].TotalCount() >= 1_000_000 {
+			break
+		}
+	}
+	after, err := s.stats(ctx)
+	if err != nil {
+		return err
+	}
+	paths := [2]string{pa, pb}
+	rows := [2]SandboxRow{}
+	for i := range jobs {
+		r := SandboxRow{Scenario: scenario, Path: paths[i], Job: jobs[i].Library + "." + jobs[i].Method, PayloadBytes: payload, Fuel: fuel[i]}
+		r.Count = hs[i].TotalCount()
+		r.P50, r.P99, r.P999, r.Max = hs[i].ValueAtQuantile(50), hs[i].ValueAtQuantile(99), hs[i].ValueAtQuantile(99.9), hs[i].Max()
+		if a, ok := after[jobs[i].Library]; ok && r.Count > 0 {
+			b := before[jobs[i].Library]
+			r.MappedPerJob = (a.BytesMapped - b.BytesMapped) / uint64(r.Count)
+			r.CopiedPerJob = (a.BytesCopied - b.BytesCopied) / uint64(r.Count)
+		}
+		rows[i] = r
+	}
+	switch pb {
+	case "host":
+		rows[1].Note = "the node's host-side noop: rings and dispatch without a guest"
+	case "copy":
+		rows[1].VsBase = float64(rows[1].P50) / float64(rows[0].P50)
+		rows[1].Note = "p50 over shm's"
+	case "nofuel":
+		rows[0].VsBase = float64(rows[0].P50) / float64(rows[1].P50)
+		rows[0].Note = "p50 over nofuel's"
+	}
+	s.rep.Add(rows[0])
+	s.rep.Add(rows[1])
+	return nil
+}
+
+func checkXor(in, out []byte, key byte) error {
+	if len(in) != len(out) {
+		return fmt.Errorf("output of %d bytes for %d in", len(out), len(in))
+	}
+	for i := range in {
+		if out[i] != in[i]^key {
+			return errors.New("wrong output byte " + fmt.Sprint(i))
+		}
+	}
+	return nil
+}
