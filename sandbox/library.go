@@ -152,7 +152,7 @@ func (l *Library) prepare(ctx context.Context, inst *instance) error {
 		return fmt.Errorf("%w: library %q speaks ABI version %d, the node %d", ErrNotAGuest, l.name, v, abiVersion)
 	}
 	size := l.frameBytes + l.inWin + l.outWin
-	vals, _, err = l.pool.call(ctx, inst, inst.mod.ExportedFunction("inos_reserve"), lim, size)
+	vals, _, err = l.pool.call(ctx, inst, inst.mod.ExportedFunction("inos_reserve"), lim, size, inst.maxMem)
 	if err != nil {
 		return fmt.Errorf("sandbox: library %q: inos_reserve(%d): %w", l.name, size, err)
 	}

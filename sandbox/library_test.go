@@ -331,6 +331,23 @@ func TestLimitsThroughTheNode(t *testing.T) {
 	}
 }
 
+// TestGarbageDoesNotRunAGuestOutOfMemory: a guest whose reserved windows
+// are half its memory collects its garbage before its heap reaches the
+// limit (the SDK sets Go's soft memory limit from the one inos_reserve
+// gets); with Go's default GOGC the heap would grow to twice the live
+// windows and the guest would run out.
+func TestGarbageDoesNotRunAGuestOutOfMemory(t *testing.T) {
+	lim := testLimits()
+	lim.MaxMemoryPages = 1024 // 64 MiB
+	lim.MaxInputBytes, lim.MaxOutputBytes = 16<<20, 16<<20
+	r := newRig(t, sandbox.LibraryConfig{Name: "hostile", Wasm: testGuest(t, "hostile"), Limits: lim})
+	for i := 0; i < 200; i++ {
+		if res := r.call(t, "hostile", "garbage", "", schema.Ref{}, schema.Ref{}, schema.JobLimits{}); res.Err() != nil {
+			t.Fatalf("job %d: %v", i, res.Err())
+		}
+	}
+}
+
 // TestGuestSeesOnlyItsProducersBytes surrounds a producer's small,
 // unaligned input with another producer's secret bytes and has the guest
 // dump its whole input window: it must see the input and zeros, nothing

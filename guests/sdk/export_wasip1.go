@@ -3,6 +3,7 @@
 package sdk
 
 import (
+	"runtime/debug"
 	"strings"
 	"unsafe"
 )
@@ -45,10 +46,17 @@ func abiVersion() int32 { return ABIVersion }
 func methodNames() int64 { return int64(addr(names))<<32 | int64(len(names)) }
 
 //go:wasmexport inos_reserve
-func reserve(size int32) int32 {
+func reserve(size int32, memoryLimit int64) int32 {
 	const page = 4096
 	if size <= 0 {
 		return 0
+	}
+	// The reserved area is a live object of the Go heap, so with the
+	// default GOGC the runtime would let garbage grow to about its size
+	// again: past the limit of a guest whose windows are most of its
+	// memory. A soft memory limit makes the GC collect before that.
+	if memoryLimit > 0 {
+		debug.SetMemoryLimit(memoryLimit - memoryLimit/8)
 	}
 	// Fresh memory from the runtime is already zero and is not touched:
 	// reserving costs address space, not pages.

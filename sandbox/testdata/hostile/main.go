@@ -36,6 +36,11 @@ func init() {
 				keep = append(keep, make([]byte, 1<<20))
 			}
 		},
+		"garbage": func(*sdk.Call) (int, error) { // 1 MiB of garbage a call
+			b := make([]byte, 1<<20)
+			b[len(b)-1] = 1
+			return 0, nil
+		},
 		"panic": func(*sdk.Call) (int, error) { panic("guest bug") }, // recovered by the SDK
 		"exit":  func(*sdk.Call) (int, error) { os.Exit(3); return 0, nil },
 		"fatal": func(*sdk.Call) (int, error) { // an unrecoverable Go runtime error
