@@ -9,10 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,39 +19,15 @@ import (
 	"github.com/inos-node/node/guests/wasm"
 	"github.com/inos-node/node/kernel"
 	"github.com/inos-node/node/sandbox"
+	"github.com/inos-node/node/sandbox/internal/guesttest"
 	"github.com/inos-node/node/schema"
 	"github.com/inos-node/node/shm"
 )
 
-var (
-	builtMu sync.Mutex
-	built   = map[string][]byte{}
-)
-
-// testGuest builds the test guest in testdata/name (once per test binary).
+// testGuest builds the test guest in testdata/name.
 func testGuest(t *testing.T, name string) []byte {
 	t.Helper()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go toolchain not on PATH: cannot build the test guests")
-	}
-	builtMu.Lock()
-	defer builtMu.Unlock()
-	if b, ok := built[name]; ok {
-		return b
-	}
-	out := filepath.Join(t.TempDir(), name+".wasm")
-	cmd := exec.Command(gobin, "build", "-buildmode=c-shared", "-o", out, "./testdata/"+name)
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building testdata/%s: %v\n%s", name, err, msg)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	built[name] = b
-	return b
+	return guesttest.Dir(t, filepath.Join("testdata", name))
 }
 
 // testLimits are small limits, so that the tests reach them quickly.

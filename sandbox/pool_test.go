@@ -3,13 +3,11 @@ package sandbox
 import (
 	"context"
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/inos-node/node/sandbox/internal/guesttest"
 )
 
 // hostileGuest is a Go reactor whose exports misbehave on purpose.
@@ -50,43 +48,6 @@ func boom() { panic("guest bug") }
 func main() {}
 `
 
-var (
-	guestOnce sync.Once
-	guestWasm []byte
-	guestErr  error
-)
-
-// buildGuest builds hostileGuest once per test binary.
-func buildGuest(t *testing.T) []byte {
-	t.Helper()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go toolchain not on PATH: cannot build the test guest")
-	}
-	guestOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "inos-guest-")
-		if err != nil {
-			guestErr = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		os.WriteFile(filepath.Join(dir, "main.go"), []byte(hostileGuest), 0o644)
-		os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module guest\n\ngo 1.26\n"), 0o644)
-		cmd := exec.Command(gobin, "build", "-buildmode=c-shared", "-o", "g.wasm", ".")
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			guestErr = errors.New(err.Error() + ": " + string(out))
-			return
-		}
-		guestWasm, guestErr = os.ReadFile(filepath.Join(dir, "g.wasm"))
-	})
-	if guestErr != nil {
-		t.Fatalf("building the test guest: %v", guestErr)
-	}
-	return guestWasm
-}
-
 func newPool(t *testing.T, pages uint32, lim Limits) *Pool {
 	t.Helper()
 	ctx := context.Background()
@@ -95,7 +56,7 @@ func newPool(t *testing.T, pages uint32, lim Limits) *Pool {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close(ctx) })
-	m, err := e.Load(ctx, "hostile", buildGuest(t), lim)
+	m, err := e.Load(ctx, "hostile", guesttest.Source(t, hostileGuest, guesttest.Reactor), lim)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,11 +31,7 @@ func FuzzFuel(f *testing.F) {
 		f.Add(clang)
 	}
 	if _, err := exec.LookPath("go"); err == nil && !testing.Short() {
-		g, err := buildGuests()
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(g.library)
+		f.Add(guests(f).library)
 	}
 
 	// wazero's decoder sizes slices by the counts a module declares before

@@ -3,8 +3,6 @@ package guestmem
 import (
 	"context"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
@@ -12,6 +10,8 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"golang.org/x/sys/unix"
+
+	"github.com/inos-node/node/sandbox/internal/guesttest"
 )
 
 // receiver is a Go reactor that owns a receive buffer (page-aligned inside
@@ -50,28 +50,6 @@ func fill(p, n, v int32) {
 func main() {}
 `
 
-func buildReceiver(t *testing.T) []byte {
-	t.Helper()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go toolchain not on PATH: cannot build the test guest")
-	}
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "main.go"), []byte(receiver), 0o644)
-	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module guest\n\ngo 1.26\n"), 0o644)
-	cmd := exec.Command(gobin, "build", "-buildmode=c-shared", "-o", "g.wasm", ".")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the guest: %v\n%s", err, out)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "g.wasm"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // TestZeroCopyBothWays runs a real guest whose memory is a window of a
 // shared file. Out: bytes the guest writes are read through a second
 // mapping of that file, not copied. In: a page range of another shared file
@@ -79,7 +57,7 @@ func buildReceiver(t *testing.T) []byte {
 // guest's receive buffer; the guest reads the producer's bytes and its
 // writes land in the producer's file.
 func TestZeroCopyBothWays(t *testing.T) {
-	wasm := buildReceiver(t)
+	wasm := guesttest.Source(t, receiver, guesttest.Reactor)
 	ctx := context.Background()
 	alloc, err := NewAllocator("test")
 	if err != nil {
