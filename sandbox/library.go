@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -10,26 +9,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/inos-node/node/guests/abi"
 	"github.com/inos-node/node/kernel"
 	"github.com/inos-node/node/sandbox/internal/guestmem"
 	"github.com/inos-node/node/schema"
 )
 
-// ABI constants (guests/ABI.md).
+// Host-side bounds of the guest ABI (guests/ABI.md; the wire format is
+// guests/abi).
 const (
-	abiVersion      = 1
-	frameHeaderSize = 64
-	maxMethodName   = 256
-	maxMessage      = 4096
-)
-
-// ABI status codes returned by inos_call.
-const (
-	statusOK = iota
-	statusBadParams
-	statusUnknownMethod
-	statusOutputTooSmall
-	statusFailed
+	maxMethodName = 256
+	maxMessage    = 4096
 )
 
 // LibraryConfig describes a wasm-backed library.
@@ -111,7 +101,7 @@ func (e *Engine) NewLibrary(ctx context.Context, cfg LibraryConfig) (*Library, e
 	}
 	l := &Library{
 		name: cfg.Name, lim: cfg.Limits, copy: cfg.CopyBuffers,
-		frameBytes: alignUp(frameHeaderSize+maxMethodName+uint64(cfg.MaxParamsBytes), page),
+		frameBytes: alignUp(abi.HeaderSize+maxMethodName+uint64(cfg.MaxParamsBytes), page),
 		inWin:      alignUp(cfg.Limits.MaxInputBytes, page) + page,
 		outWin:     alignUp(cfg.Limits.MaxOutputBytes, page) + page,
 	}
@@ -148,8 +138,8 @@ func (l *Library) prepare(ctx context.Context, inst *instance) error {
 	if err != nil {
 		return fmt.Errorf("sandbox: library %q: inos_abi_version: %w", l.name, err)
 	}
-	if v := uint32(vals[0]); v != abiVersion {
-		return fmt.Errorf("%w: library %q speaks ABI version %d, the node %d", ErrNotAGuest, l.name, v, abiVersion)
+	if v := uint32(vals[0]); v != abi.Version {
+		return fmt.Errorf("%w: library %q speaks ABI version %d, the node %d", ErrNotAGuest, l.name, v, abi.Version)
 	}
 	size := l.frameBytes + l.inWin + l.outWin
 	vals, _, err = l.pool.call(ctx, inst, inst.mod.ExportedFunction("inos_reserve"), lim, size, inst.maxMem)
@@ -303,9 +293,9 @@ func (l *Library) runJob(ctx context.Context, job *kernel.Job) (schema.Ref, erro
 	if job.Limits.MaxOutputBytes > 0 {
 		outCap = min(outCap, job.Limits.MaxOutputBytes)
 	}
-	if len(job.Params) > int(l.frameBytes)-frameHeaderSize-len(job.Method) {
+	if len(job.Params) > int(l.frameBytes)-abi.HeaderSize-len(job.Method) {
 		return schema.Ref{}, &kernel.Error{Kind: schema.ErrorInvalidParams,
-			Msg: fmt.Sprintf("%s: params are %d bytes, the library's frame holds %d", l.name, len(job.Params), l.frameBytes-frameHeaderSize-uint64(len(job.Method)))}
+			Msg: fmt.Sprintf("%s: params are %d bytes, the library's frame holds %d", l.name, len(job.Params), l.frameBytes-abi.HeaderSize-uint64(len(job.Method)))}
 	}
 	lim := l.lim
 	if f := job.Limits.MaxFuel; f > 0 && (lim.MaxFuel == 0 || f < lim.MaxFuel) {
@@ -347,22 +337,16 @@ func (l *Library) runJob(ctx context.Context, job *kernel.Job) (schema.Ref, erro
 	l.stats.copied.Add(in.copyEdges(in.off, in.end, mem, region, true))
 
 	// The frame.
-	le := binary.LittleEndian
-	h := mem[frame : frame+frameHeaderSize]
-	clear(h)
-	le.PutUint32(h[0:], abiVersion)
-	le.PutUint32(h[4:], uint32(len(job.Method)))
-	le.PutUint32(h[8:], uint32(len(job.Params)))
-	le.PutUint64(h[16:], job.ID)
+	h := mem[frame : frame+abi.HeaderSize]
+	req := abi.Request{MethodLen: uint32(len(job.Method)), ParamsLen: uint32(len(job.Params)), JobID: job.ID}
 	if len(job.Input) > 0 {
-		le.PutUint32(h[24:], uint32(in.guest(in.off)))
-		le.PutUint32(h[28:], uint32(len(job.Input)))
+		req.InputPtr, req.InputLen = uint32(in.guest(in.off)), uint32(len(job.Input))
 	}
 	if outCap > 0 {
-		le.PutUint32(h[32:], uint32(out.guest(out.off)))
-		le.PutUint32(h[36:], uint32(outCap))
+		req.OutputPtr, req.OutputCap = uint32(out.guest(out.off)), uint32(outCap)
 	}
-	s := frame + frameHeaderSize
+	abi.PutRequest(h, req)
+	s := frame + abi.HeaderSize
 	s += uint64(copy(mem[s:], job.Method))
 	copy(mem[s:], job.Params)
 
@@ -375,9 +359,10 @@ func (l *Library) runJob(ctx context.Context, job *kernel.Job) (schema.Ref, erro
 	var msg string
 	if cerr == nil {
 		status = uint32(vals[0])
-		outLen = uint64(le.Uint32(h[40:]))
-		msg = guestMessage(inst, le.Uint32(h[44:]), le.Uint32(h[48:]))
-		if status == statusOK && outLen <= outCap {
+		rep := abi.ReadReply(h)
+		outLen = uint64(rep.OutputLen)
+		msg = guestMessage(inst, rep.MessagePtr, rep.MessageLen)
+		if status == abi.StatusOK && outLen <= outCap {
 			l.stats.copied.Add(out.copyEdges(out.off, out.off+outLen, mem, region, false))
 		}
 	}
@@ -400,7 +385,7 @@ func (l *Library) runJob(ctx context.Context, job *kernel.Job) (schema.Ref, erro
 		return schema.Ref{}, cerr
 	}
 	switch status {
-	case statusOK:
+	case abi.StatusOK:
 		if outLen > outCap {
 			return schema.Ref{}, &kernel.Error{Kind: schema.ErrorOutputTooLarge,
 				Msg: fmt.Sprintf("%s.%s reported %d output bytes, its capacity was %d", l.name, job.Method, outLen, outCap)}
@@ -409,17 +394,17 @@ func (l *Library) runJob(ctx context.Context, job *kernel.Job) (schema.Ref, erro
 			return schema.Ref{}, nil
 		}
 		return schema.Ref{Offset: out.off, Length: outLen}, nil
-	case statusBadParams:
+	case abi.StatusBadParams:
 		return schema.Ref{}, &kernel.Error{Kind: schema.ErrorInvalidParams, Msg: msg}
-	case statusUnknownMethod:
+	case abi.StatusUnknownMethod:
 		return schema.Ref{}, &kernel.Error{Kind: schema.ErrorUnknownMethod, Msg: msg}
-	case statusOutputTooSmall:
+	case abi.StatusOutputTooSmall:
 		why := fmt.Sprintf("%s.%s: %s", l.name, job.Method, msg)
 		if outLen > l.lim.MaxOutputBytes {
 			why += fmt.Sprintf(" (the library's limit is %d bytes)", l.lim.MaxOutputBytes)
 		}
 		return schema.Ref{}, &kernel.Error{Kind: schema.ErrorOutputTooLarge, Msg: why}
-	case statusFailed:
+	case abi.StatusFailed:
 		return schema.Ref{}, &kernel.Error{Kind: schema.ErrorLibraryFailed, Msg: fmt.Sprintf("%s.%s: %s", l.name, job.Method, msg)}
 	default:
 		return schema.Ref{}, &kernel.Error{Kind: schema.ErrorLibraryFailed, Msg: fmt.Sprintf("%s.%s returned status %d: %s", l.name, job.Method, status, msg)}

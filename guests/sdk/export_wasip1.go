@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"unsafe"
+
+	"github.com/inos-node/node/guests/abi"
 )
 
 // The guest's state: the table its exports serve, and memory the host was
@@ -40,7 +42,7 @@ func addr(b []byte) uint32 {
 }
 
 //go:wasmexport inos_abi_version
-func abiVersion() int32 { return ABIVersion }
+func abiVersion() int32 { return abi.Version }
 
 //go:wasmexport inos_methods
 func methodNames() int64 { return int64(addr(names))<<32 | int64(len(names)) }
@@ -67,21 +69,21 @@ func reserve(size int32, memoryLimit int64) int32 {
 
 //go:wasmexport inos_call
 func call(frame int32) int32 {
-	h := mem(uint32(frame), FrameHeaderSize)
-	fh := readFrameHeader(h)
-	if fh.version != ABIVersion {
-		return StatusFailed
+	h := mem(uint32(frame), abi.HeaderSize)
+	req := abi.ReadRequest(h)
+	if req.Version != abi.Version {
+		return abi.StatusFailed
 	}
-	strs := mem(uint32(frame)+FrameHeaderSize, fh.methodLen+fh.paramsLen)
+	strs := mem(uint32(frame)+abi.HeaderSize, req.MethodLen+req.ParamsLen)
 	c := Call{
-		JobID:  fh.jobID,
-		Method: string(strs[:fh.methodLen]),
-		Params: strs[fh.methodLen:],
-		Input:  mem(fh.inputPtr, fh.inputLen),
-		Output: mem(fh.outputPtr, fh.outputCap),
+		JobID:  req.JobID,
+		Method: string(strs[:req.MethodLen]),
+		Params: strs[req.MethodLen:],
+		Input:  mem(req.InputPtr, req.InputLen),
+		Output: mem(req.OutputPtr, req.OutputCap),
 	}
 	status, n, msg := served.Dispatch(&c)
 	message = append(message[:0], msg...)
-	writeFrameResult(h, uint32(n), addr(message), uint32(len(message)))
+	abi.PutReply(h, abi.Reply{OutputLen: uint32(n), MessagePtr: addr(message), MessageLen: uint32(len(message))})
 	return status
 }

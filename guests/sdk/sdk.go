@@ -30,18 +30,8 @@ import (
 	"io"
 	"sort"
 	"strings"
-)
 
-// ABIVersion is the version of ../ABI.md this SDK implements.
-const ABIVersion = 1
-
-// Status codes inos_call returns (ABI.md, "One call").
-const (
-	StatusOK             = 0
-	StatusBadParams      = 1
-	StatusUnknownMethod  = 2
-	StatusOutputTooSmall = 3
-	StatusFailed         = 4
+	"github.com/inos-node/node/guests/abi"
 )
 
 // Call is one job as a method sees it. Input and Output are valid only
@@ -157,27 +147,27 @@ func Typed[P any](f func(c *Call, p *P) (int, error)) Method {
 }
 
 // Dispatch runs c.Method from the table and turns its outcome into the
-// ABI's status, output length and message. A panic in the method is its
+// ABI's status (abi.Status*), output length and message. A panic in the method is its
 // failure (status 4), not the instance's: the guest stays usable.
 func (ms Methods) Dispatch(c *Call) (status int32, outLen int, msg string) {
 	m, ok := ms[c.Method]
 	if !ok {
-		return StatusUnknownMethod, 0, fmt.Sprintf("no method %q (methods: %s)", c.Method, strings.Join(ms.Names(), ", "))
+		return abi.StatusUnknownMethod, 0, fmt.Sprintf("no method %q (methods: %s)", c.Method, strings.Join(ms.Names(), ", "))
 	}
 	n, err := safeRun(m, c)
 	var pe *ParamsError
 	var oe *OutputTooSmallError
 	switch {
 	case err == nil && (n < 0 || n > len(c.Output)):
-		return StatusFailed, 0, fmt.Sprintf("method %q returned output length %d, capacity is %d", c.Method, n, len(c.Output))
+		return abi.StatusFailed, 0, fmt.Sprintf("method %q returned output length %d, capacity is %d", c.Method, n, len(c.Output))
 	case err == nil:
-		return StatusOK, n, ""
+		return abi.StatusOK, n, ""
 	case errors.As(err, &pe):
-		return StatusBadParams, 0, pe.Error()
+		return abi.StatusBadParams, 0, pe.Error()
 	case errors.As(err, &oe):
-		return StatusOutputTooSmall, oe.Need, oe.Error()
+		return abi.StatusOutputTooSmall, oe.Need, oe.Error()
 	default:
-		return StatusFailed, 0, err.Error()
+		return abi.StatusFailed, 0, err.Error()
 	}
 }
 

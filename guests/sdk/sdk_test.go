@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/inos-node/node/guests/abi"
 	"github.com/inos-node/node/guests/sdk"
 )
 
@@ -59,14 +60,14 @@ func TestDispatch(t *testing.T) {
 		n              int
 		msg            string
 	}{
-		{"ok", "", sdk.StatusOK, 2, ""},
-		{"big", "", sdk.StatusOutputTooSmall, 100, "output needs 100 bytes, 8 reserved"},
-		{"fail", "", sdk.StatusFailed, 0, "no luck"},
-		{"panic", "", sdk.StatusFailed, 0, `method "panic" panicked: oops`},
-		{"liar", "", sdk.StatusFailed, 0, "returned output length 9, capacity is 8"},
-		{"typed", `{"width":5}`, sdk.StatusOK, 5, ""},
-		{"typed", `{"width":true}`, sdk.StatusBadParams, 0, "width: got a JSON bool, want int"},
-		{"nope", "", sdk.StatusUnknownMethod, 0, `no method "nope" (methods: big, fail, liar, ok, panic, typed)`},
+		{"ok", "", abi.StatusOK, 2, ""},
+		{"big", "", abi.StatusOutputTooSmall, 100, "output needs 100 bytes, 8 reserved"},
+		{"fail", "", abi.StatusFailed, 0, "no luck"},
+		{"panic", "", abi.StatusFailed, 0, `method "panic" panicked: oops`},
+		{"liar", "", abi.StatusFailed, 0, "returned output length 9, capacity is 8"},
+		{"typed", `{"width":5}`, abi.StatusOK, 5, ""},
+		{"typed", `{"width":true}`, abi.StatusBadParams, 0, "width: got a JSON bool, want int"},
+		{"nope", "", abi.StatusUnknownMethod, 0, `no method "nope" (methods: big, fail, liar, ok, panic, typed)`},
 	}
 	for _, tc := range cases {
 		c := &sdk.Call{Method: tc.method, Params: []byte(tc.params), Output: make([]byte, 8)}
