@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -126,7 +125,9 @@ func SandboxNode(ctx context.Context, region, cacheDir string, log *slog.Logger)
 			return err
 		}
 	}
-	reg.Add(stats)
+	if err := reg.Add(stats); err != nil {
+		return err
+	}
 	node, err := kernel.New(kernel.Config{
 		Region: region, HeapBytes: 2*sandboxMaxPayload + 64<<20, MaxProducers: 4,
 		Wait: shm.WaitPolicy{Spin: shm.DefaultSpin, Park: shm.DefaultPark}, Libraries: reg, Logger: log,
@@ -365,7 +366,7 @@ func checkXor(in, out []byte, key byte) error {
 	}
 	for i := range in {
 		if out[i] != in[i]^key {
-			return errors.New("wrong output byte " + fmt.Sprint(i))
+			return fmt.Errorf("output byte %d is %#x, want %#x", i, out[i], in[i]^key)
 		}
 	}
 	return nil

@@ -238,7 +238,8 @@ func (c *Client) Owner() arena.Owner { return c.aowner }
 //
 // A buffer of a page or more gets a block of whole pages (the heap places
 // such blocks on page boundaries), so that the node can map all of it into
-// a sandboxed guest instead of copying any of it.
+// a sandboxed guest instead of copying any of it. The node runs on this
+// machine, so this process's page size is the one it maps in.
 func (c *Client) Alloc(n int) (Buffer, error) {
 	if c.mem == nil {
 		return Buffer{}, ErrClosed
@@ -247,8 +248,8 @@ func (c *Client) Alloc(n int) (Buffer, error) {
 		return Buffer{}, fmt.Errorf("client: Alloc(%d)", n)
 	}
 	size := uint64(n)
-	if size >= bulkPage {
-		size = (size + bulkPage - 1) &^ (bulkPage - 1)
+	if page := uint64(os.Getpagesize()); size >= page {
+		size = (size + page - 1) &^ (page - 1)
 	}
 	h, off, err := c.heap.Alloc(c.aowner, size)
 	if err != nil {
@@ -261,9 +262,6 @@ func (c *Client) Alloc(n int) (Buffer, error) {
 	off += c.heapOff
 	return Buffer{Ref: schema.Ref{Offset: off, Length: uint64(n), Handle: uint64(h)}, Bytes: c.mem[off : off+uint64(n) : off+uint64(n)]}, nil
 }
-
-// bulkPage is the page size the node maps guest buffers in.
-const bulkPage = 4096
 
 // Free releases a buffer from Alloc. Freeing it twice, or a buffer of
 // another client, is an error (arena.ErrDoubleFree, arena.ErrForeign...).

@@ -330,8 +330,7 @@ func (l *Library) runJob(ctx context.Context, job *kernel.Job) (schema.Ref, erro
 		return schema.Ref{}, &kernel.Error{Kind: schema.ErrorInternal, Msg: err.Error()}
 	}
 	if err := l.mapWindow(inst, &out, job, guestmem.Shared); err != nil {
-		l.unmapWindow(inst, &in)
-		l.pool.discard(ctx, inst)
+		l.pool.discard(ctx, inst) // its memory goes, with the input's mapping
 		return schema.Ref{}, &kernel.Error{Kind: schema.ErrorInternal, Msg: err.Error()}
 	}
 	l.stats.copied.Add(in.copyEdges(in.off, in.end, mem, region, true))

@@ -106,7 +106,7 @@ func Create(name string, cfg LayoutConfig, opts Options) (*Region, error) {
 	r.name, r.lock, r.log = name, lock, log
 	start, _, err := ProcStartTime(os.Getpid())
 	if err != nil {
-		r.unmap()
+		r.release()
 		os.Remove(tmp)
 		lock.Close()
 		return nil, err
@@ -122,7 +122,7 @@ func Create(name string, cfg LayoutConfig, opts Options) (*Region, error) {
 	r.Heartbeat()
 	r.u32(hdrState).Store(StateReady)
 	if err := os.Rename(tmp, path); err != nil {
-		r.unmap()
+		r.release()
 		os.Remove(tmp)
 		lock.Close()
 		return nil, fmt.Errorf("shm: publish region: %w", err)
@@ -249,11 +249,11 @@ func Attach(name string, opts Options) (*Region, error) {
 	}
 	r := &Region{name: name, path: path, mem: mem, layout: l, log: opts.logger()}
 	if s := r.u32(hdrState).Load(); s != StateReady {
-		r.unmap()
+		r.release()
 		return nil, &RegionError{Name: name, Detail: fmt.Sprintf("state %d", s), Err: ErrNotReady}
 	}
 	if err := r.NodeAlive(); err != nil {
-		r.unmap()
+		r.release()
 		return nil, err
 	}
 	r.file, kept = f, true
@@ -316,7 +316,8 @@ func (r *Region) NodeAlive() error {
 	return nil
 }
 
-func (r *Region) unmap() {
+// release unmaps the region and closes its file.
+func (r *Region) release() {
 	if r.mem != nil {
 		_ = unix.Munmap(r.mem)
 		r.mem = nil
@@ -341,7 +342,7 @@ func (r *Region) Close() error {
 			err = rerr
 		}
 	}
-	r.unmap()
+	r.release()
 	if r.lock != nil {
 		// Remove the lock file while still holding it (see lockName).
 		os.Remove(r.path + ".lock")

@@ -147,7 +147,7 @@ func TestStaleRegionReplaced(t *testing.T) {
 	old := r.Created()
 	// Crash: drop the lock and the mapping without marking anything.
 	r.lock.Close()
-	r.unmap()
+	r.release()
 	if _, err := os.Stat(Path("s", opts)); err != nil {
 		t.Fatal(err)
 	}

@@ -140,18 +140,14 @@ const (
 // writable private mapping (MAP_POPULATE) breaks copy-on-write, copying
 // every page, and the guest's own read faults map 64 KiB each.
 func (m *Memory) Remap(guestOff uint64, f *os.File, fileOff, n uint64, mode Mode) error {
-	if guestOff%pageSize != 0 || fileOff%pageSize != 0 || n%pageSize != 0 || n == 0 {
-		return fmt.Errorf("%w: guest %#x, file %#x, %d bytes (page %d)", ErrUnaligned, guestOff, fileOff, n, pageSize)
+	if fileOff%pageSize != 0 {
+		return fmt.Errorf("%w: file offset %#x (page %d)", ErrUnaligned, fileOff, pageSize)
 	}
-	if guestOff+n > m.length || guestOff+n < guestOff {
-		return fmt.Errorf("guestmem: range [%#x,+%d) outside the memory's %d bytes", guestOff, n, m.length)
-	}
-	flags := unix.MAP_SHARED | unix.MAP_FIXED
+	flags := unix.MAP_SHARED
 	if mode == Private {
-		flags = unix.MAP_PRIVATE | unix.MAP_FIXED
+		flags = unix.MAP_PRIVATE
 	}
-	_, err := unix.MmapPtr(int(f.Fd()), int64(fileOff), unsafePointer(m.mem, guestOff), uintptr(n), unix.PROT_READ|unix.PROT_WRITE, flags)
-	if err != nil {
+	if err := m.mapFixed(guestOff, f, fileOff, n, flags); err != nil {
 		return fmt.Errorf("guestmem: remap: %w", err)
 	}
 	if mode == Shared {
@@ -160,15 +156,30 @@ func (m *Memory) Remap(guestOff uint64, f *os.File, fileOff, n uint64, mode Mode
 	return nil
 }
 
+// mapFixed maps n bytes of f at fileOff over [guestOff, guestOff+n), which
+// must be whole pages inside the memory's current length.
+func (m *Memory) mapFixed(guestOff uint64, f *os.File, fileOff, n uint64, flags int) error {
+	if guestOff%pageSize != 0 || n%pageSize != 0 || n == 0 {
+		return fmt.Errorf("%w: guest %#x, %d bytes (page %d)", ErrUnaligned, guestOff, n, pageSize)
+	}
+	if guestOff+n > m.length || guestOff+n < guestOff {
+		return fmt.Errorf("range [%#x,+%d) outside the memory's %d bytes", guestOff, n, m.length)
+	}
+	_, err := unix.MmapPtr(int(f.Fd()), int64(fileOff), unsafePointer(m.mem, guestOff), uintptr(n),
+		unix.PROT_READ|unix.PROT_WRITE, flags|unix.MAP_FIXED)
+	return err
+}
+
 // faultAround is the span one read fault maps on a file mapping (the
 // kernel's fault_around_bytes, 64 KiB by default).
 const faultAround = 64 << 10
 
-// prefault reads one byte per fault-around span, so that the kernel maps
-// the span's pages in one fault each. On a shared mapping of tmpfs pages
-// (which need no dirty tracking) the pages come in writable, so the guest's
-// writes then take no fault. Faulting them one by one (MAP_POPULATE, or
-// the guest's first writes) costs about ten times as much here.
+// prefault reads one word per fault-around span, so that the kernel maps
+// the span's pages in one fault each; on a shared mapping of tmpfs pages
+// that were written before, they come in writable and the guest's writes
+// then take no fault. Measured here (BenchmarkRemap, 64 MiB mapped,
+// written and restored): 8.7 ms, against 10.8 ms with MAP_POPULATE (which
+// faults page by page) and 13.5 ms with MADV_POPULATE_WRITE.
 func (m *Memory) prefault(off, n uint64) {
 	for p := off; p < off+n; p += faultAround {
 		loadWord(m.mem, p) // an atomic load: the compiler keeps it
@@ -182,12 +193,7 @@ func (m *Memory) Restore(guestOff, n uint64) error {
 	if m.mem == nil {
 		return nil // freed: the whole window is unmapped already
 	}
-	if guestOff%pageSize != 0 || n%pageSize != 0 || n == 0 || guestOff+n > uint64(len(m.mem)) || guestOff+n < guestOff {
-		return fmt.Errorf("%w: restore [%#x,+%d)", ErrUnaligned, guestOff, n)
-	}
-	_, err := unix.MmapPtr(int(m.a.file.Fd()), int64(m.off+guestOff), unsafePointer(m.mem, guestOff), uintptr(n),
-		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_FIXED)
-	if err != nil {
+	if err := m.mapFixed(guestOff, m.a.file, m.off+guestOff, n, unix.MAP_SHARED); err != nil {
 		return fmt.Errorf("guestmem: restore: %w", err)
 	}
 	return nil
