@@ -25,7 +25,7 @@ import (
 )
 
 // testGuest builds the test guest in testdata/name.
-func testGuest(t *testing.T, name string) []byte {
+func testGuest(t testing.TB, name string) []byte {
 	t.Helper()
 	return guesttest.Dir(t, filepath.Join("testdata", name))
 }
@@ -48,7 +48,7 @@ type rig struct {
 	libs map[string]*sandbox.Library
 }
 
-func newRig(t *testing.T, cfgs ...sandbox.LibraryConfig) *rig {
+func newRig(t testing.TB, cfgs ...sandbox.LibraryConfig) *rig {
 	t.Helper()
 	ctx := context.Background()
 	e, err := sandbox.NewEngine(ctx, "", 4096)
@@ -394,5 +394,20 @@ func TestForbiddenImportRefusedAtLoad(t *testing.T) {
 	_, err = e.NewLibrary(ctx, sandbox.LibraryConfig{Name: "raw", Wasm: []byte("\x00asm\x01\x00\x00\x00"), Limits: testLimits()})
 	if !errors.Is(err, sandbox.ErrNotAGuest) {
 		t.Fatalf("loading an empty module: %v", err)
+	}
+}
+
+// BenchmarkEmptyJob is one empty job through the node (in this process)
+// into the bench guest and back; allocs/op counts the node's side too.
+func BenchmarkEmptyJob(b *testing.B) {
+	r := newRig(b, benchLib(false))
+	job := client.Job{Library: "bench", Method: "empty"}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := r.c.Call(ctx, job)
+		if err != nil || res.Err() != nil {
+			b.Fatal(err, res.Err())
+		}
 	}
 }

@@ -92,6 +92,10 @@ type Engine struct {
 	pages uint32
 	mem   *guestmem.Allocator // every guest memory is a window of its file
 
+	// instances maps each live guest (api.Module) to its *instance, for
+	// the fuel hook.
+	instances sync.Map
+
 	hostOnce sync.Once
 	hostErr  error
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,7 +32,9 @@ var (
 // a runaway guest is stopped (about a millisecond of Go guest code here).
 const FuelQuantum = 1 << 20
 
-// callState is one call's budget, reached by the fuel hook through ctx.
+// callState is one call's budget. It lives in the instance (no allocation
+// per call); the fuel hook finds it through the engine's table of running
+// instances.
 type callState struct {
 	start    time.Time
 	deadline time.Time
@@ -40,8 +43,6 @@ type callState struct {
 	refills  int
 	reason   error // why the hook stopped the guest
 }
-
-type callKey struct{}
 
 // prepareHost instantiates, once per engine, the host modules guests may
 // import: WASI (Load already refused whatever a library may not use) and
@@ -55,7 +56,7 @@ func (e *Engine) prepareHost(ctx context.Context) error {
 		hook := fuelOptions()
 		_, e.hostErr = e.rt.NewHostModuleBuilder(hook.ImportModule).
 			NewFunctionBuilder().
-			WithGoModuleFunction(api.GoModuleFunc(fuelExhausted), nil, nil).
+			WithGoModuleFunction(api.GoModuleFunc(e.fuelExhausted), nil, nil).
 			Export(hook.ImportName).
 			Instantiate(ctx)
 	})
@@ -64,11 +65,13 @@ func (e *Engine) prepareHost(ctx context.Context) error {
 
 // fuelExhausted is the fuel hook: the guest's counter went negative. It is
 // also the guest's only safe point, so the deadline is checked here.
-func fuelExhausted(ctx context.Context, m api.Module, _ []uint64) {
-	st, _ := ctx.Value(callKey{}).(*callState)
-	if st == nil {
-		panic(errors.New("sandbox: fuel hook called outside a job"))
+func (e *Engine) fuelExhausted(_ context.Context, m api.Module, _ []uint64) {
+	v, ok := e.instances.Load(m)
+	if !ok {
+		panic(errors.New("sandbox: fuel hook called by a module the engine does not run"))
 	}
+	inst := v.(*instance)
+	st := &inst.st
 	if time.Now().After(st.deadline) {
 		st.reason = ErrTimeout
 		panic(ErrTimeout)
@@ -77,12 +80,11 @@ func fuelExhausted(ctx context.Context, m api.Module, _ []uint64) {
 		st.reason = ErrOutOfFuel
 		panic(ErrOutOfFuel)
 	}
-	g := m.ExportedGlobal(fuelOptions().GlobalExport).(api.MutableGlobal)
 	q := min(st.left, FuelQuantum)
 	st.left -= q
 	st.handed += q
 	st.refills++
-	g.Set(uint64(int64(g.Get()) + int64(q)))
+	inst.fuel.Set(uint64(int64(inst.fuel.Get()) + int64(q)))
 }
 
 // Pool keeps initialized instances of one module warm: instantiation takes
@@ -109,6 +111,8 @@ type instance struct {
 	maxMem uint64           // bytes the memory may grow to
 	area   uint64           // a Library's reserved area in the guest (0: none)
 	entry  api.Function     // a Library's inos_call
+	st     callState        // the running call's budget
+	stack  []uint64         // parameters and results of a call
 }
 
 // NewPool makes a pool for m holding up to warm idle instances, and
@@ -177,15 +181,16 @@ func (p *Pool) instantiate(ctx context.Context) (inst *instance, err error) {
 		return nil, fmt.Errorf("sandbox: instantiate %q: %w", p.m.Library, err)
 	}
 	inst = &instance{mod: mod, stderr: &stderr, mem: alloc.got}
+	p.e.instances.Store(mod, inst)
 	if inst.mem == nil {
-		mod.Close(ctx)
+		p.discard(ctx, inst)
 		return nil, fmt.Errorf("sandbox: %q has no memory of its own", p.m.Library)
 	}
 	inst.maxMem = inst.mem.Cap()
 	if p.m.metered {
 		g, ok := mod.ExportedGlobal(fuelOptions().GlobalExport).(api.MutableGlobal)
 		if !ok {
-			mod.Close(ctx)
+			p.discard(ctx, inst)
 			return nil, fmt.Errorf("sandbox: %q has no fuel counter", p.m.Library)
 		}
 		inst.fuel = g
@@ -194,13 +199,13 @@ func (p *Pool) instantiate(ctx context.Context) (inst *instance, err error) {
 	// initialization budget rather than a job's.
 	if init := mod.ExportedFunction("_initialize"); init != nil {
 		if _, _, err := p.call(ctx, inst, init, initLimits(p.m.Limits)); err != nil {
-			mod.Close(ctx)
+			p.discard(ctx, inst)
 			return nil, fmt.Errorf("sandbox: initialize %q: %w", p.m.Library, err)
 		}
 	}
 	if p.prepare != nil {
 		if err := p.prepare(ctx, inst); err != nil {
-			mod.Close(ctx)
+			p.discard(ctx, inst)
 			return nil, err
 		}
 	}
@@ -234,7 +239,10 @@ func (p *Pool) get(ctx context.Context) (*instance, error) {
 
 // discard closes an instance that must not run again; a new one is made on
 // demand.
-func (p *Pool) discard(ctx context.Context, inst *instance) { inst.mod.Close(ctx) }
+func (p *Pool) discard(ctx context.Context, inst *instance) {
+	p.e.instances.Delete(inst.mod)
+	inst.mod.Close(ctx)
+}
 
 // Result is a finished call.
 type Result struct {
@@ -257,7 +265,7 @@ func (p *Pool) Call(ctx context.Context, fn string, params ...uint64) (Result, e
 	}
 	start := time.Now()
 	vals, used, err := p.call(ctx, inst, f, p.m.Limits, params...)
-	res := Result{Values: vals, FuelUsed: used, Elapsed: time.Since(start)}
+	res := Result{Values: slices.Clone(vals), FuelUsed: used, Elapsed: time.Since(start)}
 	if err != nil {
 		p.discard(ctx, inst)
 		return res, err
@@ -280,10 +288,12 @@ func initLimits(lim Limits) Limits {
 	return lim
 }
 
-// call runs f with a fresh budget from lim and classifies how it ended.
+// call runs f with a fresh budget from lim and classifies how it ended. The
+// results it returns are valid until the instance's next call.
 func (p *Pool) call(ctx context.Context, inst *instance, f api.Function, lim Limits, params ...uint64) ([]uint64, uint64, error) {
 	now := time.Now()
-	st := &callState{start: now, deadline: now.Add(lim.Timeout), left: lim.MaxFuel}
+	st := &inst.st
+	*st = callState{start: now, deadline: now.Add(lim.Timeout), left: lim.MaxFuel}
 	if lim.Timeout <= 0 {
 		st.deadline = now.Add(24 * time.Hour)
 	}
@@ -297,7 +307,14 @@ func (p *Pool) call(ctx context.Context, inst *instance, f api.Function, lim Lim
 		inst.fuel.Set(q)
 	}
 	inst.stderr.Reset()
-	vals, err := f.Call(context.WithValue(ctx, callKey{}, st), params...)
+	nres := len(f.Definition().ResultTypes())
+	if n := max(len(params), nres); cap(inst.stack) < n {
+		inst.stack = make([]uint64, n)
+	}
+	stack := inst.stack[:max(len(params), nres)]
+	copy(stack, params)
+	err := f.CallWithStack(ctx, stack)
+	vals := stack[:nres]
 	// Fuel used: what was handed out less what is left on the counter.
 	var used uint64
 	if inst.fuel != nil {
@@ -336,7 +353,7 @@ func (p *Pool) Close(ctx context.Context) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, inst := range p.idle {
-		inst.mod.Close(ctx)
+		p.discard(ctx, inst)
 	}
 	p.idle = nil
 }
