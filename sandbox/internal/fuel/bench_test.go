@@ -13,6 +13,10 @@ import (
 //
 //   - sha16MiB: the Go command guest hashing 16 MiB (with its generation
 //     loop and the Go runtime's start-up), the realistic case;
+//   - gospin10M, gospinptr10M: a Go loop of an LCG step (its bound a
+//     parameter, or read through a pointer each iteration as the bench
+//     guest's work method does); Go's wasm goes round its function's
+//     dispatch loop every iteration, which is where the charge is;
 //   - loop10M: countdown(10e6), a 5-instruction loop: the worst case, where
 //     the charge is as long as the loop body.
 func BenchmarkOverhead(b *testing.B) {
@@ -62,6 +66,31 @@ func BenchmarkOverhead(b *testing.B) {
 			})
 		}
 	})
+	for _, fn := range []string{"spin", "spinptr"} {
+		b.Run("go"+fn+"10M", func(b *testing.B) {
+			g := guests(b)
+			for _, tc := range []struct {
+				name string
+				wasm []byte
+			}{{"plain", g.library}, {"fuel", mustInstrument(b, g.library)}} {
+				b.Run(tc.name, func(b *testing.B) {
+					r := wasiRuntime(b)
+					m := newMeter(1<<40, 1<<62)
+					ctx := withMeter(m)
+					mod, err := r.InstantiateWithConfig(ctx, tc.wasm, wazero.NewModuleConfig().WithName("").WithStartFunctions("_initialize"))
+					if err != nil {
+						b.Fatal(err)
+					}
+					f := mod.ExportedFunction(fn)
+					for b.Loop() {
+						if _, err := f.Call(ctx, 10_000_000); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		})
+	}
 	b.Run("loop10M", func(b *testing.B) {
 		for _, tc := range []struct {
 			name string

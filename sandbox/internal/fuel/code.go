@@ -8,14 +8,18 @@ const (
 	fEnd                  // end: closes a label or the body
 	fLoop                 // loop: a charge point follows it
 	fFuncIdx              // the immediate (right after the one-byte opcode) is a function index
+	fCall                 // call, call_indirect: the callee reads and writes the counter
+	fLeave                // return, return_call*: leaves the function
+	fBr                   // br, br_if, br_table: imm is the (greatest) label
 )
 
 // insn is one decoded instruction of a function body: its byte range within
-// the body, its class bits and, for fFuncIdx, the function index.
+// the body, its class bits and its immediate: for fFuncIdx the function
+// index, for fBr the label (the greatest one, for br_table).
 type insn struct {
 	start, end int32
 	flags      uint8
-	funcIdx    uint32
+	imm        uint32
 }
 
 // Value types the pass accepts in locals, block types, globals and select.
@@ -135,8 +139,10 @@ func (r *reader) instr() (flags uint8, funcIdx uint32, err error) {
 		return 0, 0, err
 	}
 	switch {
-	case op == 0x00 || op == 0x05 || op == 0x0F: // unreachable, else, return
+	case op == 0x00 || op == 0x05: // unreachable, else
 		return fBoundary, 0, nil
+	case op == 0x0F: // return
+		return fBoundary | fLeave, 0, nil
 	case op == 0x01 || op == 0x1A || op == 0x1B || op == 0xD1: // nop drop select ref.is_null
 		return 0, 0, nil
 	case op == 0x02: // block: entering it is straight-line code
@@ -148,28 +154,35 @@ func (r *reader) instr() (flags uint8, funcIdx uint32, err error) {
 	case op == 0x0B: // end
 		return fBoundary | fEnd, 0, nil
 	case op == 0x0C || op == 0x0D: // br br_if
-		return fBoundary, 0, r.u32s(1)
+		l, err := r.u32()
+		return fBoundary | fBr, l, err
 	case op == 0x0E: // br_table
 		n, err := r.u32()
 		if err != nil {
 			return 0, 0, err
 		}
+		var most uint32
 		for i := uint64(0); i <= uint64(n); i++ { // n targets and the default
-			if _, err := r.u32(); err != nil {
+			l, err := r.u32()
+			if err != nil {
 				return 0, 0, err
 			}
+			most = max(most, l)
 		}
-		return fBoundary, 0, nil
-	case op == 0x10 || op == 0xD2: // call ref.func
+		return fBoundary | fBr, most, nil
+	case op == 0x10: // call
+		idx, err := r.u32()
+		return fFuncIdx | fCall, idx, err
+	case op == 0xD2: // ref.func
 		idx, err := r.u32()
 		return fFuncIdx, idx, err
 	case op == 0x12: // return_call
 		idx, err := r.u32()
-		return fFuncIdx | fBoundary, idx, err
+		return fFuncIdx | fBoundary | fLeave, idx, err
 	case op == 0x11: // call_indirect typeidx tableidx
-		return 0, 0, r.u32s(2)
+		return fCall, 0, r.u32s(2)
 	case op == 0x13: // return_call_indirect
-		return fBoundary, 0, r.u32s(2)
+		return fBoundary | fLeave, 0, r.u32s(2)
 	case op == 0x1C: // select t*
 		n, err := r.u32()
 		if err != nil {
@@ -334,26 +347,29 @@ func (in *instrumenter) appendFunc(r *reader, at int, dst []byte, idx uint32) ([
 }
 
 // body instruments one function body (locals and expression, without the
-// size prefix) and appends the result to dst.
-func (in *instrumenter) body(dst []byte, r *reader) ([]byte, error) {
-	if err := r.locals(); err != nil {
+// size prefix) of a function with params parameters and appends the result
+// to dst.
+func (in *instrumenter) body(dst []byte, r *reader, params uint32) ([]byte, error) {
+	locals, err := r.locals()
+	if err != nil {
 		return dst, err
 	}
-	dst = append(dst, r.b[:r.pos]...)
+	declEnd := r.pos
 
 	// Decode the expression once, then emit it with charges.
 	ins := in.insns[:0]
-	depth := 0
+	depth, loops := 0, false
 	for {
 		if r.eof() {
 			return dst, r.malformed("function body without final end")
 		}
 		start := r.pos
-		flags, idx, err := r.instr()
+		flags, imm, err := r.instr()
 		if err != nil {
 			return dst, err
 		}
-		ins = append(ins, insn{start: int32(start), end: int32(r.pos), flags: flags, funcIdx: idx})
+		ins = append(ins, insn{start: int32(start), end: int32(r.pos), flags: flags, imm: imm})
+		loops = loops || flags&fLoop != 0
 		if flags&fOpen != 0 {
 			depth++
 		} else if flags&fEnd != 0 {
@@ -368,23 +384,62 @@ func (in *instrumenter) body(dst []byte, r *reader) ([]byte, error) {
 		return dst, r.malformed("%d bytes after the function's final end", len(r.b)-r.pos)
 	}
 
-	dst = in.charge(dst, runCost(ins, 0))
-	for i := range ins {
-		x := &ins[i]
-		if x.flags&fFuncIdx != 0 {
-			var err error
-			dst = append(dst, r.b[x.start])
-			if dst, err = in.appendFunc(r, int(x.start)+1, dst, x.funcIdx); err != nil {
+	if !loops {
+		dst = append(dst, r.b[:declEnd]...)
+		dst = in.charge(dst, runCost(ins, 0))
+		for i := range ins {
+			if dst, err = in.copyInsn(dst, r, &ins[i]); err != nil {
 				return dst, err
 			}
-		} else {
-			dst = append(dst, r.b[x.start:x.end]...)
+		}
+		return dst, nil
+	}
+
+	// A function with loops keeps the counter in a local of its own, a
+	// local appended after the declared ones, and writes it back to the
+	// global wherever the global may be read: before a call (the callee
+	// charges the global) and the hook, and wherever control leaves the
+	// function.
+	cached := params + locals
+	groups := &reader{b: r.b[:declEnd], base: r.base}
+	n, _ := groups.u32() // decoded once already by locals
+	dst = appendU32(dst, n+1)
+	dst = append(dst, r.b[groups.pos:declEnd]...)
+	dst = append(dst, 0x01, 0x7E) // one i64
+
+	dst = in.chargeCached(dst, cached, true, runCost(ins, 0))
+	depth = 0
+	for i := range ins {
+		x := &ins[i]
+		last := i == len(ins)-1
+		if x.flags&(fCall|fLeave) != 0 || last || x.flags&fBr != 0 && int(x.imm) == depth {
+			dst = in.store(dst, cached)
+		}
+		if dst, err = in.copyInsn(dst, r, x); err != nil {
+			return dst, err
+		}
+		if x.flags&fCall != 0 {
+			dst = in.load(dst, cached)
+		}
+		if x.flags&fOpen != 0 {
+			depth++
+		} else if x.flags&fEnd != 0 {
+			depth--
 		}
 		if x.flags&fLoop != 0 {
-			dst = in.charge(dst, runCost(ins, i+1))
+			dst = in.chargeCached(dst, cached, false, runCost(ins, i+1))
 		}
 	}
 	return dst, nil
+}
+
+// copyInsn appends instruction x, with its function index shifted.
+func (in *instrumenter) copyInsn(dst []byte, r *reader, x *insn) ([]byte, error) {
+	if x.flags&fFuncIdx == 0 {
+		return append(dst, r.b[x.start:x.end]...), nil
+	}
+	dst = append(dst, r.b[x.start])
+	return in.appendFunc(r, int(x.start)+1, dst, x.imm)
 }
 
 // maxLocals bounds the locals a function may declare. It is the web
@@ -393,27 +448,28 @@ func (in *instrumenter) body(dst []byte, r *reader) ([]byte, error) {
 // decoder allocate and fill a 4 GiB slice.
 const maxLocals = 50_000
 
-// locals consumes a body's local declarations.
-func (r *reader) locals() error {
+// locals consumes a body's local declarations and returns how many locals
+// they declare.
+func (r *reader) locals() (uint32, error) {
 	n, err := r.u32()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var total uint64
 	for ; n > 0; n-- {
 		at := r.pos
 		c, err := r.u32()
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if total += uint64(c); total > maxLocals {
-			return r.unsupported(at, "more than %d locals in one function", maxLocals)
+			return 0, r.unsupported(at, "more than %d locals in one function", maxLocals)
 		}
 		if err := r.valType(); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	return uint32(total), nil
 }
 
 // runCost is the cost model: the number of instructions from ins[i] up to and
@@ -428,19 +484,17 @@ func runCost(ins []insn, i int) int64 {
 	return int64(len(ins) - i)
 }
 
-// charge appends the metering sequence for cost:
+// charge appends the metering sequence for cost in a function without
+// loops:
 //
 //	global.get $fuel; i64.const cost; i64.sub; global.set $fuel
 //	global.get $fuel; i64.const 0; i64.lt_s
 //	if; call $hook; end
 //
-// It leaves the operand stack as it found it, so it is valid anywhere a
-// loop's body or a function's body starts, whatever the block's parameters.
-// wazero's compiler keeps defined globals in the module context and
-// forwards the value just stored to the second global.get, so a charge is
-// one load, a subtraction, one store and a predictable branch. (Keeping the
-// difference in a scratch local measured no faster, and would mean
-// rewriting every body's locals.)
+// It leaves the operand stack as it found it. wazero's compiler keeps
+// defined globals in the module context and forwards the value just stored
+// to the second global.get, so a charge is one load, a subtraction, one
+// store and a predictable branch.
 func (in *instrumenter) charge(dst []byte, cost int64) []byte {
 	dst = append(dst, 0x23)
 	dst = appendU32(dst, in.fuelGlobal)
@@ -453,4 +507,55 @@ func (in *instrumenter) charge(dst []byte, cost int64) []byte {
 	dst = append(dst, 0x42, 0x00, 0x53, 0x04, 0x40, 0x10)
 	dst = appendU32(dst, in.hook)
 	return append(dst, 0x0B)
+}
+
+// chargeCached appends the metering sequence for cost in a function that
+// keeps the counter in local $c, at its entry (which loads the global) or
+// at a loop header:
+//
+//	global.get $fuel (entry) | local.get $c (loop header)
+//	i64.const cost; i64.sub; local.tee $c; i64.const 0; i64.lt_s
+//	if; local.get $c; global.set $fuel; call $hook; global.get $fuel; local.set $c; end
+//
+// It leaves the operand stack as it found it, so it is valid anywhere a
+// loop's body or a function's body starts, whatever the block's
+// parameters. Why a local: a loop charging the global carries its counter
+// through memory, a store and a load every iteration that the next
+// iteration's charge waits on (store-to-load forwarding, ~5 cycles); the
+// compiler keeps a local in a register, so a tight loop pays a
+// subtraction and a predictable branch.
+func (in *instrumenter) chargeCached(dst []byte, c uint32, entry bool, cost int64) []byte {
+	if entry {
+		dst = append(dst, 0x23)
+		dst = appendU32(dst, in.fuelGlobal)
+	} else {
+		dst = append(dst, 0x20)
+		dst = appendU32(dst, c)
+	}
+	dst = append(dst, 0x42)
+	dst = appendS64(dst, cost)
+	dst = append(dst, 0x7D, 0x22)
+	dst = appendU32(dst, c)
+	dst = append(dst, 0x42, 0x00, 0x53, 0x04, 0x40)
+	dst = in.store(dst, c)
+	dst = append(dst, 0x10)
+	dst = appendU32(dst, in.hook)
+	dst = in.load(dst, c)
+	return append(dst, 0x0B)
+}
+
+// store appends local.get $c; global.set $fuel.
+func (in *instrumenter) store(dst []byte, c uint32) []byte {
+	dst = append(dst, 0x20)
+	dst = appendU32(dst, c)
+	dst = append(dst, 0x24)
+	return appendU32(dst, in.fuelGlobal)
+}
+
+// load appends global.get $fuel; local.set $c.
+func (in *instrumenter) load(dst []byte, c uint32) []byte {
+	dst = append(dst, 0x23)
+	dst = appendU32(dst, in.fuelGlobal)
+	dst = append(dst, 0x21)
+	return appendU32(dst, c)
 }

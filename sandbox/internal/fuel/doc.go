@@ -60,14 +60,35 @@
 // minimally; section and body sizes are recomputed.
 //
 // Charges: at the start of each function body and right after each loop
-// instruction (before the loop body's first instruction) the pass inserts
+// instruction (before the loop body's first instruction) the pass inserts a
+// charge. In a function without loops it is
 //
 //	global.get $fuel; i64.const cost; i64.sub; global.set $fuel
 //	global.get $fuel; i64.const 0; i64.lt_s
 //	if; call $hook; end
 //
-// which leaves the operand stack untouched, so loops with parameters
-// (multi-value block types) are fine.
+// A function with loops keeps the counter in an i64 local of its own,
+// appended after its declared locals (no local index moves): its entry
+// charge reads the global into the local, its loop charges are
+//
+//	local.get $c; i64.const cost; i64.sub; local.tee $c; i64.const 0; i64.lt_s
+//	if; local.get $c; global.set $fuel; call $hook; global.get $fuel; local.set $c; end
+//
+// and it writes the local back to the global (local.get $c; global.set
+// $fuel) before every call, call_indirect, return, return_call*, branch to
+// the function's own label and its final end, and reads it again after
+// every call. A loop that charges the global carries the counter through
+// memory, a store and a load that each iteration waits on; in a register
+// the charge is a subtraction and a predictable branch (a 5-instruction
+// loop: 3.0× → 1.6× its uninstrumented time; a Go loop: +17% → +8%).
+// Every charge leaves the operand stack as it found it, so loops with
+// parameters (multi-value block types) are fine.
+//
+// The global therefore holds the exact count whenever the hook runs and
+// whenever control leaves the module (calls out, returns). A trap other
+// than the hook's (unreachable, an out-of-bounds access) leaves it behind
+// by the charges made since the function last wrote it back; what it then
+// reads is still a function of the module and its input.
 //
 // # Cost model
 //

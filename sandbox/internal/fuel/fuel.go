@@ -85,12 +85,14 @@ type instrumenter struct {
 	types         uint32 // entries of the type section
 	funcImports   uint32 // functions imported: the hook's index
 	globalImports uint32
-	globals       uint32 // globals defined
-	funcs         uint32 // function section entries
-	hook          uint32 // function index of the hook
-	hookType      uint32 // its type index
-	addType       bool   // the module has no () -> () type yet
-	fuelGlobal    uint32 // global index of the counter
+	globals       uint32   // globals defined
+	funcs         uint32   // function section entries
+	hook          uint32   // function index of the hook
+	hookType      uint32   // its type index
+	addType       bool     // the module has no () -> () type yet
+	fuelGlobal    uint32   // global index of the counter
+	typeParams    []uint32 // parameter count of each type
+	funcParams    []uint32 // parameter count of each defined function
 
 	insns []insn // scratch for body, reused across functions
 }
@@ -225,6 +227,9 @@ func (in *instrumenter) scan(have map[byte]*section) error {
 				if err != nil {
 					return err
 				}
+				if k == 0 {
+					in.typeParams = append(in.typeParams, m)
+				}
 				empty = empty && m == 0
 				for ; m > 0; m-- {
 					if err := r.valType(); err != nil {
@@ -257,9 +262,11 @@ func (in *instrumenter) scan(have map[byte]*section) error {
 			return err
 		}
 		for i := n; i > 0; i-- {
-			if err := r.typeIdx(in.types); err != nil {
+			t, err := r.typeIdx(in.types)
+			if err != nil {
 				return err
 			}
+			in.funcParams = append(in.funcParams, in.typeParams[t])
 		}
 		if err := r.done(); err != nil {
 			return err
@@ -302,7 +309,7 @@ func (in *instrumenter) scanImports(r *reader) error {
 		}
 		switch kind {
 		case 0x00:
-			err = r.typeIdx(in.types)
+			_, err = r.typeIdx(in.types)
 			in.funcImports++
 		case 0x01:
 			if err = r.refType(); err == nil {
@@ -330,14 +337,14 @@ func (in *instrumenter) scanImports(r *reader) error {
 
 // typeIdx consumes a function's type index and checks its range: wazero
 // (v1.12) panics, rather than fail, on a function whose type is missing.
-func (r *reader) typeIdx(types uint32) error {
+func (r *reader) typeIdx(types uint32) (uint32, error) {
 	at := r.pos
 	t, err := r.u32()
 	if err == nil && t >= types {
 		r.pos = at
 		err = r.malformed("type index %d out of range (%d types)", t, types)
 	}
-	return err
+	return t, err
 }
 
 func (s section) reader() *reader { return &reader{b: s.payload, base: s.off} }

@@ -147,7 +147,7 @@ func safeForWazero(wasm []byte) bool {
 				if size, err = r.u32(); err == nil {
 					start := r.pos
 					if err = r.skip(int(size)); err == nil {
-						err = (&reader{b: r.b[start:r.pos]}).locals()
+						_, err = (&reader{b: r.b[start:r.pos]}).locals()
 					}
 				}
 			}

@@ -67,6 +67,42 @@ import (
 	"encoding/binary"
 )
 
+// spin is a tight compute loop (an LCG with a xorshift): with Go's wasm
+// code layout each iteration goes through the function's dispatch loop.
+//
+//go:wasmexport spin
+func spin(n int64) int64 {
+	x := uint64(0x9e3779b97f4a7c15)
+	for i := int64(0); i < n; i++ {
+		x = x*6364136223846793005 + 1442695040888963407
+		x ^= x >> 29
+	}
+	return int64(x)
+}
+
+type spinParams struct{ Rounds int }
+
+var spinP = &spinParams{}
+
+//go:noinline
+func spinp(p *spinParams, out []byte) {
+	x := uint64(0x9e3779b97f4a7c15)
+	for i := 0; i < p.Rounds; i++ {
+		x = x*6364136223846793005 + 1442695040888963407
+		x ^= x >> 29
+	}
+	binary.LittleEndian.PutUint64(out, x)
+}
+
+var spinOut = make([]byte, 8)
+
+//go:wasmexport spinptr
+func spinptr(n int64) int64 {
+	spinP.Rounds = int(n)
+	spinp(spinP, spinOut)
+	return int64(binary.LittleEndian.Uint64(spinOut))
+}
+
 //go:wasmexport fib
 func fib(n int32) int64 {
 	a, b := int64(0), int64(1)

@@ -137,7 +137,7 @@ func (in *instrumenter) codeSection(r *reader) ([]byte, error) {
 	p := make([]byte, 0, len(r.b)+len(r.b)/4+64)
 	p = appendU32(p, n)
 	var body []byte
-	for ; n > 0; n-- {
+	for k := uint32(0); k < in.funcs; k++ {
 		size, err := r.u32()
 		if err != nil {
 			return nil, err
@@ -150,7 +150,7 @@ func (in *instrumenter) codeSection(r *reader) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if body, err = in.body(body[:0], &reader{b: b, base: r.base + off}); err != nil {
+		if body, err = in.body(body[:0], &reader{b: b, base: r.base + off}, in.funcParams[k]); err != nil {
 			return nil, err
 		}
 		p = appendU32(p, uint32(len(body)))
