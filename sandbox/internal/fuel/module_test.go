@@ -288,18 +288,25 @@ func TestCostModel(t *testing.T) {
 			sec(secExport, vec(cat(str("f"), op(0), leb(0)))),
 			sec(secCode, vec(fn(nil, code...), fn(nil, op(0x01, 0x01), end))))
 	}
+	loop, dec := op(0x03, 0x40), cat(lget(0), i32c(1), op(0x6B), ltee(0))
 	for _, tc := range []struct {
 		name string
 		wasm []byte
+		arg  uint64
 		want int64
 	}{
-		{"block, nops, end", body(op(0x02, 0x40, 0x01, 0x01), end, op(0x01), end), 4},
-		{"nested blocks up to br", body(op(0x02, 0x40, 0x02, 0x40, 0x01), op(0x0C, 1), end, end, end), 4},
-		{"if ends the run", body(lget(0), op(0x04, 0x40, 0x01, 0x01), end, end), 2},
-		{"call: callee entry 3", body(op(0x01), lget(0), call(1), op(0x01), end), 5 + 3},
-		{"empty body", body(end), 1},
+		{"block, nops, end", body(op(0x02, 0x40, 0x01, 0x01), end, op(0x01), end), 1, 4},
+		{"nested blocks up to br", body(op(0x02, 0x40, 0x02, 0x40, 0x01), op(0x0C, 1), end, end, end), 1, 4},
+		{"if ends the run", body(lget(0), op(0x04, 0x40, 0x01, 0x01), end, end), 1, 2},
+		{"call: callee entry 3", body(op(0x01), lget(0), call(1), op(0x01), end), 1, 5 + 3},
+		{"empty body", body(end), 1, 1},
+		// Loops, which keep the counter in a local: every iteration is
+		// charged, and what a callee charges is not lost.
+		{"loop of 6, br_table exits", body(loop, dec, op(0x45, 0x0E, 1, 0, 1), end, end), 10, 1 + 6*10},
+		{"loop of 7 calling a callee of 3", body(loop, dec, call(1), lget(0), op(0x0D, 0), end, end), 10, 1 + (7+3)*10},
+		{"loop of 6 left by return", body(loop, dec, op(0x45, 0x04, 0x40, 0x0F), end, op(0x0C, 0), end, end), 10, 1 + 6*10},
 	} {
-		t.Run(tc.name, func(t *testing.T) { check(t, tc.wasm, 1, 1000, tc.want) })
+		t.Run(tc.name, func(t *testing.T) { check(t, tc.wasm, tc.arg, 1000, tc.want) })
 	}
 }
 
