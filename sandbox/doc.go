@@ -45,7 +45,8 @@
 // with the memory at its limit (memory.grow fails past MaxMemoryPages) →
 // resourceExhausted; other traps, exits and Go runtime panics →
 // libraryFailed with the guest's message; params the guest's SDK refuses →
-// invalidParams.
+// invalidParams; input the guest refuses (corrupt, truncated, a
+// decompression bomb) → invalidInput.
 //
 // Fuel: the pass charges per basic block at function entries and loop
 // headers and calls the host when the counter runs out; the host refills a

@@ -405,6 +405,8 @@ func (l *Library) runJob(ctx context.Context, job *kernel.Job) (schema.Ref, erro
 		return schema.Ref{}, &kernel.Error{Kind: schema.ErrorOutputTooLarge, Msg: why}
 	case abi.StatusFailed:
 		return schema.Ref{}, &kernel.Error{Kind: schema.ErrorLibraryFailed, Msg: fmt.Sprintf("%s.%s: %s", l.name, job.Method, msg)}
+	case abi.StatusBadInput:
+		return schema.Ref{}, &kernel.Error{Kind: schema.ErrorInvalidInput, Msg: fmt.Sprintf("%s.%s: %s", l.name, job.Method, msg)}
 	default:
 		return schema.Ref{}, &kernel.Error{Kind: schema.ErrorLibraryFailed, Msg: fmt.Sprintf("%s.%s returned status %d: %s", l.name, job.Method, status, msg)}
 	}

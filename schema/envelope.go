@@ -74,6 +74,7 @@ const (
 	ErrorLibraryFailed     = ErrorKind_libraryFailed
 	ErrorInternal          = ErrorKind_internal
 	ErrorResourceExhausted = ErrorKind_resourceExhausted
+	ErrorInvalidInput      = ErrorKind_invalidInput
 )
 
 // Struct sizes of job.capnp, in 64-bit words. They must match the

@@ -243,6 +243,7 @@ func TestErrorKindNames(t *testing.T) {
 		ErrorInvalidReference: "invalidReference", ErrorInputTooLarge: "inputTooLarge",
 		ErrorOutputTooLarge: "outputTooLarge", ErrorDeadlineExceeded: "deadlineExceeded",
 		ErrorLibraryFailed: "libraryFailed", ErrorInternal: "internal", ErrorResourceExhausted: "resourceExhausted",
+		ErrorInvalidInput: "invalidInput",
 	} {
 		if k.String() != want {
 			t.Errorf("ErrorKind(%d).String() = %q, want %q", k, k.String(), want)

@@ -69,6 +69,7 @@ enum ErrorKind {
   libraryFailed @9;     # the library ran and reported an error
   internal @10;
   resourceExhausted @11;
+  invalidInput @12;     # the input is not what the method takes: corrupt, truncated, a decompression bomb
 }
 
 struct JobResult {

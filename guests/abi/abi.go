@@ -16,6 +16,7 @@ const (
 	StatusUnknownMethod  = 2
 	StatusOutputTooSmall = 3
 	StatusFailed         = 4
+	StatusBadInput       = 5
 )
 
 // HeaderSize is the size of a call frame's header; the method name and

@@ -69,6 +69,13 @@ type ParamsError struct{ Msg string }
 
 func (e *ParamsError) Error() string { return "params: " + e.Msg }
 
+// InputError says why the input was refused (corrupt or truncated data, a
+// format the method does not take, a size it refuses); a method returning
+// one fails its job with the invalidInput kind.
+type InputError struct{ Msg string }
+
+func (e *InputError) Error() string { return "input: " + e.Msg }
+
 // OutputTooSmallError says the output needs Need bytes (0: unknown) and the
 // producer reserved fewer; the job fails with outputTooLarge and the
 // producer can retry with a larger buffer.
@@ -88,6 +95,42 @@ func (c *Call) NeedOutput(n int) error {
 		return &OutputTooSmallError{Need: n, Have: len(c.Output)}
 	}
 	return nil
+}
+
+// OutputWriter returns an io.Writer that writes into c.Output from its
+// start: for a method whose output is produced by an encoder (an image
+// codec, a JSON encoder) so that it lands in the producer's pages without
+// an intermediate buffer. Past c.Output's end it keeps counting without
+// writing, so that Result reports the size the output needs.
+func (c *Call) OutputWriter() *OutputWriter { return &OutputWriter{buf: c.Output} }
+
+// OutputWriter is the writer of Call.OutputWriter.
+type OutputWriter struct {
+	buf []byte
+	n   int
+}
+
+// Write writes p after what was written before, or counts it once the
+// output is full. It never fails: encoders run to the end, so the size
+// needed is known.
+func (w *OutputWriter) Write(p []byte) (int, error) {
+	if w.n < len(w.buf) {
+		copy(w.buf[w.n:], p)
+	}
+	w.n += len(p)
+	return len(p), nil
+}
+
+// Len is the number of bytes written (or counted) so far.
+func (w *OutputWriter) Len() int { return w.n }
+
+// Result returns the output length to return from a method, or an
+// *OutputTooSmallError with the size needed if the output did not fit.
+func (w *OutputWriter) Result() (int, error) {
+	if w.n > len(w.buf) {
+		return 0, &OutputTooSmallError{Need: w.n, Have: len(w.buf)}
+	}
+	return w.n, nil
 }
 
 // DecodeParams decodes params into v strictly: the params must be one JSON
@@ -156,6 +199,7 @@ func (ms Methods) Dispatch(c *Call) (status int32, outLen int, msg string) {
 	}
 	n, err := safeRun(m, c)
 	var pe *ParamsError
+	var ie *InputError
 	var oe *OutputTooSmallError
 	switch {
 	case err == nil && (n < 0 || n > len(c.Output)):
@@ -164,6 +208,8 @@ func (ms Methods) Dispatch(c *Call) (status int32, outLen int, msg string) {
 		return abi.StatusOK, n, ""
 	case errors.As(err, &pe):
 		return abi.StatusBadParams, 0, pe.Error()
+	case errors.As(err, &ie):
+		return abi.StatusBadInput, 0, ie.Error()
 	case errors.As(err, &oe):
 		return abi.StatusOutputTooSmall, oe.Need, oe.Error()
 	default:

@@ -50,6 +50,7 @@ func TestDispatch(t *testing.T) {
 		"ok":    func(c *sdk.Call) (int, error) { return copy(c.Output, "hi"), nil },
 		"big":   func(c *sdk.Call) (int, error) { return 0, c.NeedOutput(100) },
 		"fail":  func(c *sdk.Call) (int, error) { return 0, errors.New("no luck") },
+		"bad":   func(c *sdk.Call) (int, error) { return 0, fmt.Errorf("decode: %w", &sdk.InputError{Msg: "truncated"}) },
 		"panic": func(c *sdk.Call) (int, error) { panic("oops") },
 		"liar":  func(c *sdk.Call) (int, error) { return len(c.Output) + 1, nil },
 		"typed": sdk.Typed(func(c *sdk.Call, p *resize) (int, error) { return p.Width, nil }),
@@ -63,11 +64,12 @@ func TestDispatch(t *testing.T) {
 		{"ok", "", abi.StatusOK, 2, ""},
 		{"big", "", abi.StatusOutputTooSmall, 100, "output needs 100 bytes, 8 reserved"},
 		{"fail", "", abi.StatusFailed, 0, "no luck"},
+		{"bad", "", abi.StatusBadInput, 0, "input: truncated"},
 		{"panic", "", abi.StatusFailed, 0, `method "panic" panicked: oops`},
 		{"liar", "", abi.StatusFailed, 0, "returned output length 9, capacity is 8"},
 		{"typed", `{"width":5}`, abi.StatusOK, 5, ""},
 		{"typed", `{"width":true}`, abi.StatusBadParams, 0, "width: got a JSON bool, want int"},
-		{"nope", "", abi.StatusUnknownMethod, 0, `no method "nope" (methods: big, fail, liar, ok, panic, typed)`},
+		{"nope", "", abi.StatusUnknownMethod, 0, `no method "nope" (methods: bad, big, fail, liar, ok, panic, typed)`},
 	}
 	for _, tc := range cases {
 		c := &sdk.Call{Method: tc.method, Params: []byte(tc.params), Output: make([]byte, 8)}
@@ -103,4 +105,41 @@ func ExampleTyped() {
 	// {"key":1}: status 0, "`cb"
 	// {"key":300}: status 1, "" params: key: got a JSON number 300, want uint8
 	// {"kye":1}: status 1, "" params: unknown field "kye"
+}
+
+func TestOutputWriter(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		cap    int
+		writes []string
+		want   string
+		need   int // 0: fits
+	}{
+		{"empty", 4, nil, "", 0},
+		{"fits exactly", 6, []string{"abc", "def"}, "abcdef", 0},
+		{"overflows in a write", 4, []string{"abc", "def"}, "", 6},
+		{"overflows after full", 3, []string{"abc", "d", "ef"}, "", 6},
+		{"no output at all", 0, []string{"x"}, "", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &sdk.Call{Output: make([]byte, tc.cap)}
+			w := c.OutputWriter()
+			for _, s := range tc.writes {
+				if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
+					t.Fatalf("Write(%q) = %d, %v", s, n, err)
+				}
+			}
+			n, err := w.Result()
+			if tc.need == 0 {
+				if err != nil || string(c.Output[:n]) != tc.want {
+					t.Fatalf("Result = %d, %v (output %q), want %q", n, err, c.Output[:n], tc.want)
+				}
+				return
+			}
+			var oe *sdk.OutputTooSmallError
+			if !errors.As(err, &oe) || oe.Need != tc.need || oe.Have != tc.cap {
+				t.Fatalf("Result error = %v, want need %d have %d", err, tc.need, tc.cap)
+			}
+		})
+	}
 }
