@@ -76,6 +76,9 @@ type Result struct {
 	QueueNs  uint64
 	ExecNs   uint64
 	FuelUsed uint64
+	// OutputNeeded, when Kind is outputTooLarge, is the size the output
+	// needs if the library said (0 if not): retry with a buffer as large.
+	OutputNeeded uint64
 }
 
 // JobError is a failed job's error.
@@ -436,6 +439,7 @@ func (c *Client) take(e *ring.Entry) (Result, error) {
 	}
 	res := &c.res
 	r.Status, r.Kind, r.QueueNs, r.ExecNs, r.FuelUsed = res.Status, res.ErrorKind, res.QueueNs, res.ExecNs, res.FuelUsed
+	r.OutputNeeded = res.OutputNeeded
 	if len(res.ErrorMessage) > 0 {
 		r.Message = string(res.ErrorMessage)
 	}

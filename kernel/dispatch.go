@@ -55,6 +55,7 @@ func (n *Node) handle(ctx context.Context, e *ring.Entry, start time.Time) time.
 		res.Status = schema.StatusError
 		res.ErrorKind = jerr.Kind
 		res.ErrorMessage = append(res.ErrorMessage[:0], jerr.Msg...)
+		res.OutputNeeded = jerr.OutputNeeded
 	} else {
 		res.Output = out
 	}

@@ -57,6 +57,10 @@ type Library interface {
 type Error struct {
 	Kind schema.ErrorKind
 	Msg  string
+	// OutputNeeded, with Kind outputTooLarge, is the size the output needs
+	// if the library knows it (0 if not); the node reports it in
+	// JobResult.outputNeeded.
+	OutputNeeded uint64
 }
 
 func (e *Error) Error() string { return e.Kind.String() + ": " + e.Msg }

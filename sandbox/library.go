@@ -402,7 +402,7 @@ func (l *Library) runJob(ctx context.Context, job *kernel.Job) (schema.Ref, erro
 		if outLen > l.lim.MaxOutputBytes {
 			why += fmt.Sprintf(" (the library's limit is %d bytes)", l.lim.MaxOutputBytes)
 		}
-		return schema.Ref{}, &kernel.Error{Kind: schema.ErrorOutputTooLarge, Msg: why}
+		return schema.Ref{}, &kernel.Error{Kind: schema.ErrorOutputTooLarge, Msg: why, OutputNeeded: outLen}
 	case abi.StatusFailed:
 		return schema.Ref{}, &kernel.Error{Kind: schema.ErrorLibraryFailed, Msg: fmt.Sprintf("%s.%s: %s", l.name, job.Method, msg)}
 	case abi.StatusBadInput:

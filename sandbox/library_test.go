@@ -285,6 +285,9 @@ func TestLimitsThroughTheNode(t *testing.T) {
 				t.Fatalf("got %v: %q\nwant %v containing %q", res.Kind, res.Message, tc.kind, tc.msg)
 			}
 			t.Logf("%v: %s (fuel %d, %v)", res.Kind, res.Message, res.FuelUsed, time.Duration(res.ExecNs))
+			if want := map[string]uint64{"output too large": 1000, "output over the library's limit": 42288, "output over the job's limit": 1000}[tc.name]; res.OutputNeeded != want {
+				t.Errorf("OutputNeeded = %d, want %d", res.OutputNeeded, want)
+			}
 			if tc.method == "spin" && tc.lim.MaxFuel == 0 {
 				if over := time.Duration(res.ExecNs) - lim.Timeout; over > 10*time.Millisecond {
 					t.Errorf("stopped %v after its timeout, want within 10 ms", over)

@@ -91,14 +91,14 @@ func TestCapnpToolDecodesResult(t *testing.T) {
 	}{
 		{
 			Result{JobID: 42, Status: StatusError, Output: Ref{Offset: 8192, Length: 17}, ErrorKind: ErrorInvalidParams,
-				ErrorMessage: []byte(`params: forbidden key "__proto__" at offset 17`), QueueNs: 1500, ExecNs: 250000, FuelUsed: 99},
+				ErrorMessage: []byte(`params: forbidden key "__proto__" at offset 17`), QueueNs: 1500, ExecNs: 250000, FuelUsed: 99, OutputNeeded: 5000},
 			`(jobId = 42, status = error, output = (offset = 8192, length = 17, handle = 0), errorKind = invalidParams, ` +
-				`errorMessage = "params: forbidden key \"__proto__\" at offset 17", queueNs = 1500, execNs = 250000, fuelUsed = 99)`,
+				`errorMessage = "params: forbidden key \"__proto__\" at offset 17", queueNs = 1500, execNs = 250000, fuelUsed = 99, outputNeeded = 5000)`,
 		},
 		{
 			// An empty message is a null pointer, which capnp omits.
 			Result{JobID: 1, Status: StatusOK, Output: Ref{Offset: 0, Length: 0}},
-			`(jobId = 1, status = ok, output = (offset = 0, length = 0, handle = 0), errorKind = none, queueNs = 0, execNs = 0, fuelUsed = 0)`,
+			`(jobId = 1, status = ok, output = (offset = 0, length = 0, handle = 0), errorKind = none, queueNs = 0, execNs = 0, fuelUsed = 0, outputNeeded = 0)`,
 		},
 	}
 	for _, tc := range tests {

@@ -477,6 +477,7 @@ func decodeResultFast(msg []byte, lim DecodeLimits, r *Result) (err error) {
 	r.QueueNs = fr.u64(v, 16)
 	r.ExecNs = fr.u64(v, 24)
 	r.FuelUsed = fr.u64(v, 32)
+	r.OutputNeeded = fr.u64(v, 40)
 	if r.Output, err = fr.ref(v, 0, "output"); err != nil {
 		return err
 	}

@@ -538,10 +538,11 @@ func TestMalformedResults(t *testing.T) {
 		"message without NUL": bytes.Clone(valid),
 		"output is a list":    bytes.Clone(valid),
 	}
-	// errorMessage is the root's second pointer (segment word 7), its text at word 10.
-	le.PutUint64(msgs["message without NUL"][8+8*7:], 1|2<<32|4<<35|2<<2)
-	copy(msgs["message without NUL"][8+8*10:], "boom")
-	le.PutUint64(msgs["output is a list"][8+8*6:], 1|5<<32|2<<35|1<<2)
+	// output is the root's first pointer (segment word 7), errorMessage its
+	// second (word 8); the message pointed at word 11 is "boom" without a NUL.
+	le.PutUint64(msgs["message without NUL"][8+8*8:], 1|2<<32|4<<35|2<<2)
+	copy(msgs["message without NUL"][8+8*11:], "boom")
+	le.PutUint64(msgs["output is a list"][8+8*7:], 1|5<<32|2<<35|1<<2)
 	for name, msg := range msgs {
 		t.Run(name, func(t *testing.T) {
 			var r Result

@@ -50,18 +50,20 @@
 //
 // What AppendResult writes:
 //
-//	word  0       root pointer: struct, 5 data words, 2 pointers
+//	word  0       root pointer: struct, 6 data words, 2 pointers
 //	word  1       jobId u64
 //	word  2       status u16 (bytes 0-1), errorKind u16 (bytes 2-3), 4 bytes padding
 //	word  3       queueNs u64
 //	word  4       execNs u64
 //	word  5       fuelUsed u64
-//	word  6       output       → BufferRef
-//	word  7       errorMessage → Text
-//	words 8-9     output: offset u64, length u64
-//	word 10...    errorMessage bytes, NUL, padding (null pointer when empty)
+//	word  6       outputNeeded u64
+//	word  7       output       → BufferRef
+//	word  8       errorMessage → Text
+//	words 9-11    output: offset u64, length u64, handle u64
+//	word 12...    errorMessage bytes, NUL, padding (null pointer when empty)
 //
-// RequestSize and ResultSize give the exact byte counts (152 and 88 bytes
+// RequestSize and ResultSize give the exact byte counts (168 and 104 bytes
+// with the frame header,
 // plus the texts, each rounded up to words including its NUL).
 //
 // The decoder does not depend on this layout: it follows pointers, so
@@ -75,7 +77,7 @@
 // the JobRequest there. The node answers by writing the JobResult into that
 // same buffer, overwriting the request, and publishing it on the producer's
 // outbox ring. The buffer must therefore hold the larger of the request and
-// the result; a result is 88 bytes plus its error message, which the node
+// the result; a result is 104 bytes plus its error message, which the node
 // shortens to fit (AppendResult writes it last for that reason), so any
 // buffer holding a request holds a result with a 63-byte message at least.
 // Bulk input and output

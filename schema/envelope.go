@@ -50,6 +50,7 @@ type Result struct {
 	QueueNs      uint64
 	ExecNs       uint64
 	FuelUsed     uint64
+	OutputNeeded uint64
 }
 
 // Status and ErrorKind are the enums generated from job.capnp (their String
@@ -82,7 +83,7 @@ const (
 const (
 	requestDataWords = 3 // jobId, deadlineUnixNs, submitUnixNs
 	requestPtrs      = 6 // library, method, params, input, output, limits
-	resultDataWords  = 5 // jobId, status+errorKind, queueNs, execNs, fuelUsed
+	resultDataWords  = 6 // jobId, status+errorKind, queueNs, execNs, fuelUsed, outputNeeded
 	resultPtrs       = 2 // output, errorMessage
 	refWords         = 3
 	limitsWords      = 4
@@ -194,6 +195,7 @@ func AppendResult(dst []byte, r *Result) []byte {
 	le.PutUint64(s[24:], r.QueueNs)
 	le.PutUint64(s[32:], r.ExecNs)
 	le.PutUint64(s[40:], r.FuelUsed)
+	le.PutUint64(s[48:], r.OutputNeeded)
 
 	const ptr0 = 1 + resultDataWords
 	next := ptr0 + resultPtrs

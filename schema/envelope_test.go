@@ -66,7 +66,7 @@ func resultCases() []resultCase {
 		{"unknown enums", Result{Status: 7, ErrorKind: 999}},
 		{"max values", Result{
 			JobID: math.MaxUint64, Status: math.MaxUint16, Output: Ref{Offset: math.MaxUint64, Length: math.MaxUint64},
-			ErrorKind: math.MaxUint16, QueueNs: math.MaxUint64, ExecNs: math.MaxUint64, FuelUsed: math.MaxUint64,
+			ErrorKind: math.MaxUint16, QueueNs: math.MaxUint64, ExecNs: math.MaxUint64, FuelUsed: math.MaxUint64, OutputNeeded: math.MaxUint64 - 1,
 		}},
 	}
 }
@@ -81,7 +81,7 @@ func requestsEqual(a, b *Request) bool {
 func resultsEqual(a, b *Result) bool {
 	return a.JobID == b.JobID && a.Status == b.Status && a.Output == b.Output &&
 		a.ErrorKind == b.ErrorKind && bytes.Equal(a.ErrorMessage, b.ErrorMessage) &&
-		a.QueueNs == b.QueueNs && a.ExecNs == b.ExecNs && a.FuelUsed == b.FuelUsed
+		a.QueueNs == b.QueueNs && a.ExecNs == b.ExecNs && a.FuelUsed == b.FuelUsed && a.OutputNeeded == b.OutputNeeded
 }
 
 // short formats r for failure messages without dumping megabytes of text.
@@ -149,6 +149,7 @@ func genResult(t testing.TB, arena capnp.Arena, r *Result) []byte {
 	jr.SetQueueNs(r.QueueNs)
 	jr.SetExecNs(r.ExecNs)
 	jr.SetFuelUsed(r.FuelUsed)
+	jr.SetOutputNeeded(r.OutputNeeded)
 	out, err := jr.NewOutput()
 	must(t, err)
 	out.SetOffset(r.Output.Offset)
@@ -203,7 +204,7 @@ func readGenResult(t testing.TB, b []byte) Result {
 	return Result{
 		JobID: jr.JobId(), Status: jr.Status(), Output: Ref{Offset: out.Offset(), Length: out.Length(), Handle: out.Handle()},
 		ErrorKind: jr.ErrorKind(), ErrorMessage: m,
-		QueueNs: jr.QueueNs(), ExecNs: jr.ExecNs(), FuelUsed: jr.FuelUsed(),
+		QueueNs: jr.QueueNs(), ExecNs: jr.ExecNs(), FuelUsed: jr.FuelUsed(), OutputNeeded: jr.OutputNeeded(),
 	}
 }
 

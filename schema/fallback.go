@@ -147,6 +147,7 @@ func decodeResultCapnp(msg []byte, lim DecodeLimits, r *Result) error {
 	r.QueueNs = jr.QueueNs()
 	r.ExecNs = jr.ExecNs()
 	r.FuelUsed = jr.FuelUsed()
+	r.OutputNeeded = jr.OutputNeeded()
 	if r.Output, err = capnpRef(root, 0, "output"); err != nil {
 		return err
 	}

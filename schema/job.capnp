@@ -84,4 +84,7 @@ struct JobResult {
   execNs @6 :UInt64;
   # Fuel the job used (0 for host-side libraries).
   fuelUsed @7 :UInt64;
+  # When errorKind is outputTooLarge: the bytes the output needs, if the
+  # library said (0 if it did not), so the producer can retry with as much.
+  outputNeeded @8 :UInt64;
 }
