@@ -41,10 +41,12 @@ type LibraryConfig struct {
 	// and no timeout can stop it. It exists to measure what metering costs
 	// (inos bench sandbox, path "nofuel"); never serve untrusted jobs so.
 	Unmetered bool
-	// Random is the guest's random source (WASI random_get, Go's
-	// crypto/rand). Nil: wazero's deterministic source, which keeps fuel
-	// deterministic and is right for libraries that need no secrets; a
-	// library that makes keys or nonces needs crypto/rand.Reader here.
+	// Random is what the guest's inos.random_get reads (the SDK's
+	// sdk.Entropy): crypto/rand.Reader for a library that makes keys or
+	// nonces; nil for one that needs none (random_get then fails with
+	// ENOSYS). WASI's random_get, which seeds the guest runtime's hash
+	// maps and math/rand, is wazero's deterministic source for every
+	// library, so that a job's fuel does not depend on random seeds.
 	Random io.Reader
 }
 

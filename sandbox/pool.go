@@ -45,8 +45,8 @@ type callState struct {
 }
 
 // prepareHost instantiates, once per engine, the host modules guests may
-// import: WASI (Load already refused whatever a library may not use) and
-// the fuel hook.
+// import: WASI (Load already refused whatever a library may not use), and
+// the module "inos": the fuel hook and random_get.
 func (e *Engine) prepareHost(ctx context.Context) error {
 	e.hostOnce.Do(func() {
 		if _, err := wasi_snapshot_preview1.Instantiate(ctx, e.rt); err != nil {
@@ -58,9 +58,45 @@ func (e *Engine) prepareHost(ctx context.Context) error {
 			NewFunctionBuilder().
 			WithGoModuleFunction(api.GoModuleFunc(e.fuelExhausted), nil, nil).
 			Export(hook.ImportName).
+			NewFunctionBuilder().
+			WithGoModuleFunction(api.GoModuleFunc(e.randomGet), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
+			Export(RandomImport).
 			Instantiate(ctx)
 	})
 	return e.hostErr
+}
+
+// RandomImport is the name in module "inos" of the host function that fills
+// guest memory with real randomness: random_get(buf i32, len i32) -> errno
+// i32 (0: filled; 52, ENOSYS: the library has no entropy source; 21,
+// EFAULT: the range is outside the guest's memory). A library that may
+// call it lists "inos.random_get" in its Limits.Imports and sets
+// LibraryConfig.Random.
+const RandomImport = "random_get"
+
+// randomGet is inos.random_get. Its bytes never change the guest's control
+// flow the way a runtime's hash seeds do, which is why WASI's random_get
+// stays deterministic: fuel stays a function of the job.
+func (e *Engine) randomGet(_ context.Context, m api.Module, stack []uint64) {
+	const errnoFault, errnoNoSys = 21, 52
+	v, ok := e.instances.Load(m)
+	if !ok {
+		panic(errors.New("sandbox: random_get called by a module the engine does not run"))
+	}
+	inst := v.(*instance)
+	if inst.entropy == nil {
+		stack[0] = errnoNoSys
+		return
+	}
+	buf, ok := m.Memory().Read(uint32(stack[0]), uint32(stack[1]))
+	if !ok {
+		stack[0] = errnoFault
+		return
+	}
+	if _, err := io.ReadFull(inst.entropy, buf); err != nil {
+		panic(fmt.Errorf("sandbox: random_get: %w", err))
+	}
+	stack[0] = 0
 }
 
 // fuelExhausted is the fuel hook: the guest's counter went negative. It is
@@ -98,21 +134,23 @@ type Pool struct {
 	// prepare, if set, runs on each new instance after its initialization
 	// (a Library reserves its area there).
 	prepare func(ctx context.Context, inst *instance) error
-	// rand, if set, is the guest's random source (random_get); otherwise
-	// wazero's deterministic one.
-	rand io.Reader
+	// entropy, if set, is what the guest's inos.random_get reads: real
+	// randomness for keys and nonces. WASI's random_get stays wazero's
+	// deterministic source whatever this is (see LibraryConfig.Random).
+	entropy io.Reader
 }
 
 type instance struct {
-	mod    api.Module
-	fuel   api.MutableGlobal
-	stderr *bytes.Buffer
-	mem    *guestmem.Memory // the guest's memory, a window of the engine's file
-	maxMem uint64           // bytes the memory may grow to
-	area   uint64           // a Library's reserved area in the guest (0: none)
-	entry  api.Function     // a Library's inos_call
-	st     callState        // the running call's budget
-	stack  []uint64         // parameters and results of a call
+	mod     api.Module
+	fuel    api.MutableGlobal
+	stderr  *bytes.Buffer
+	mem     *guestmem.Memory // the guest's memory, a window of the engine's file
+	maxMem  uint64           // bytes the memory may grow to
+	area    uint64           // a Library's reserved area in the guest (0: none)
+	entry   api.Function     // a Library's inos_call
+	entropy io.Reader        // inos.random_get's source (nil: none)
+	st      callState        // the running call's budget
+	stack   []uint64         // parameters and results of a call
 }
 
 // NewPool makes a pool for m holding up to warm idle instances, and
@@ -121,11 +159,11 @@ func (e *Engine) NewPool(ctx context.Context, m *Module, warm int) (*Pool, error
 	return e.newPool(ctx, m, warm, nil, nil)
 }
 
-func (e *Engine) newPool(ctx context.Context, m *Module, warm int, prepare func(context.Context, *instance) error, rand io.Reader) (*Pool, error) {
+func (e *Engine) newPool(ctx context.Context, m *Module, warm int, prepare func(context.Context, *instance) error, entropy io.Reader) (*Pool, error) {
 	if err := e.prepareHost(ctx); err != nil {
 		return nil, err
 	}
-	p := &Pool{e: e, m: m, prepare: prepare, rand: rand}
+	p := &Pool{e: e, m: m, prepare: prepare, entropy: entropy}
 	for i := 0; i < warm; i++ {
 		inst, err := p.instantiate(ctx)
 		if err != nil {
@@ -170,9 +208,6 @@ func (p *Pool) instantiate(ctx context.Context) (inst *instance, err error) {
 	var stderr bytes.Buffer
 	alloc := &memoryFor{a: p.e.mem, limit: uint64(p.m.Limits.MaxMemoryPages) * 65536}
 	cfg := wazero.NewModuleConfig().WithName("").WithStderr(&stderr).WithStartFunctions()
-	if p.rand != nil {
-		cfg = cfg.WithRandSource(p.rand)
-	}
 	mod, err := p.instantiateModule(experimental.WithMemoryAllocator(ctx, alloc), cfg)
 	if err != nil {
 		if alloc.err != nil {
@@ -180,7 +215,7 @@ func (p *Pool) instantiate(ctx context.Context) (inst *instance, err error) {
 		}
 		return nil, fmt.Errorf("sandbox: instantiate %q: %w", p.m.Library, err)
 	}
-	inst = &instance{mod: mod, stderr: &stderr, mem: alloc.got}
+	inst = &instance{mod: mod, stderr: &stderr, mem: alloc.got, entropy: p.entropy}
 	p.e.instances.Store(mod, inst)
 	if inst.mem == nil {
 		p.discard(ctx, inst)
