@@ -189,6 +189,22 @@ func Typed[P any](f func(c *Call, p *P) (int, error)) Method {
 	}
 }
 
+// Warm runs each call through the table once, so that the one-time set-up
+// methods do on first use (tables built lazily, a codec's state) is done
+// now. A guest calls it from init after Serve: that work is then charged
+// to the instance's initialization, not to its first job. It returns the
+// calls that failed (a guest may ignore that; a test of the calls should
+// not).
+func (ms Methods) Warm(calls ...Call) error {
+	var errs []error
+	for i := range calls {
+		if status, _, msg := ms.Dispatch(&calls[i]); status != abi.StatusOK {
+			errs = append(errs, fmt.Errorf("warming %s: status %d: %s", calls[i].Method, status, msg))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Dispatch runs c.Method from the table and turns its outcome into the
 // ABI's status (abi.Status*), output length and message. A panic in the method is its
 // failure (status 4), not the instance's: the guest stays usable.

@@ -9,3 +9,13 @@ import _ "embed"
 //
 //go:embed bench.wasm
 var Bench []byte
+
+// Image is the guest of the "image" library (guests/image).
+//
+//go:embed image.wasm
+var Image []byte
+
+// Crypto is the guest of the "crypto" library (guests/crypto).
+//
+//go:embed crypto.wasm
+var Crypto []byte
