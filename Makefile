@@ -66,7 +66,10 @@ fuzz: tools
 soak: build
 	INOS_SOAK=1 $(GO) test -count=1 -timeout 60m -run 'Soak' -v ./kernel
 
+# The sandbox benchmark compares the image pipeline with libvips' vips
+# command, installed here when missing (it runs without it otherwise).
 bench: build
+	-@scripts/apt-ensure.sh vips:libvips-tools
 	./bin/inos bench ring
 	./bin/inos bench arena
 	./bin/inos bench sandbox

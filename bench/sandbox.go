@@ -13,6 +13,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/inos-node/node/client"
+	"github.com/inos-node/node/guests/builtin"
 	"github.com/inos-node/node/guests/wasm"
 	"github.com/inos-node/node/kernel"
 	"github.com/inos-node/node/sandbox"
@@ -54,6 +55,8 @@ type SandboxRow struct {
 	// VsBase is this row's p50 over the p50 of the row it is measured
 	// against, interleaved job by job: copy over shm, fuel over nofuel.
 	VsBase float64 `json:"p50_vs_base,omitempty"`
+	// MBPerS is the payload over p50 (the hashing scenarios), 10^6 B/s.
+	MBPerS float64 `json:"mb_per_s,omitempty"`
 	Note   string  `json:"note,omitempty"`
 }
 
@@ -71,19 +74,23 @@ func (p *SandboxReporter) Flush() {
 		return
 	}
 	tw := tabwriter.NewWriter(p.w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tpath\tjob\tpayload\tcount\tp50\tp99\tp99.9\tmax\tfuel\tmapped/job\tcopied/job\tp50 vs base\t")
+	fmt.Fprintln(tw, "scenario\tpath\tjob\tpayload\tcount\tp50\tp99\tp99.9\tmax\tfuel\tmapped/job\tcopied/job\tMB/s\tp50 vs base\t")
 	for _, r := range p.rows {
-		ratio := ""
+		ratio, rate := "", ""
 		if r.VsBase > 0 {
 			ratio = fmt.Sprintf("%.2fx", r.VsBase)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t\n", r.Scenario, r.Path, r.Job, bytesStr(r.PayloadBytes),
-			r.Count, ns(r.P50), ns(r.P99), ns(r.P999), ns(r.Max), r.Fuel, bytesStr(int(r.MappedPerJob)), bytesStr(int(r.CopiedPerJob)), ratio)
+		if r.MBPerS > 0 {
+			rate = fmt.Sprintf("%.0f", r.MBPerS)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t\n", r.Scenario, r.Path, r.Job, bytesStr(r.PayloadBytes),
+			r.Count, ns(r.P50), ns(r.P99), ns(r.P999), ns(r.Max), r.Fuel, bytesStr(int(r.MappedPerJob)), bytesStr(int(r.CopiedPerJob)), rate, ratio)
 	}
 	tw.Flush()
 	fmt.Fprintln(p.w, "\np50 vs base: copy over shm (the same job, input copied into the guest and output out of it, as")
-	fmt.Fprintln(p.w, "copy-in/copy-out hosts do), fuel over nofuel (the same guest without the fuel pass); the two paths")
-	fmt.Fprintln(p.w, "of a pair run job by job, interleaved.")
+	fmt.Fprintln(p.w, "copy-in/copy-out hosts do), fuel over nofuel (the same guest without the fuel pass), shm over")
+	fmt.Fprintln(p.w, "native (the library's Go code run natively in the benchmark's process) and native over vips")
+	fmt.Fprintln(p.w, "(libvips' command, a process per job); the paths of a scenario run job by job, interleaved.")
 }
 
 // sandboxPayloads are the payload sizes of the payload scenario.
@@ -96,25 +103,32 @@ const sandboxMaxPayload = 64 << 20
 // SandboxNode runs, until ctx ends, a node serving region with the
 // libraries the sandbox benchmark measures: "bench" (the bench guest, its
 // buffers mapped), "bench-copy" (copied in and out), "bench-nofuel" (no
-// fuel pass), the host-side "noop", and "benchstats" (method "get": the
-// guest libraries' counters as JSON, written to the job's output).
+// fuel pass), the built-in "image" and "crypto" guests with their product
+// limits, the host-side "noop", and "benchstats" (method "get": the guest
+// libraries' counters as JSON, written to the job's output).
 func SandboxNode(ctx context.Context, region, cacheDir string, log *slog.Logger) error {
 	lim := sandbox.Limits{
 		MaxInputBytes: sandboxMaxPayload, MaxOutputBytes: sandboxMaxPayload, MaxMemoryPages: 4096,
 		Timeout: 30 * time.Second, Imports: sandbox.GoGuestImports(), // fuel: no limit
 	}
-	eng, err := sandbox.NewEngine(ctx, cacheDir, 4096)
+	eng, err := sandbox.NewEngine(ctx, cacheDir, builtin.MaxMemoryPages())
 	if err != nil {
 		return err
 	}
 	defer eng.Close(context.Background())
 	reg, _ := kernel.NewRegistry(kernel.Noop{})
 	stats := benchStats{}
-	for _, cfg := range []sandbox.LibraryConfig{
+	cfgs := []sandbox.LibraryConfig{
 		{Name: "bench", Wasm: wasm.Bench, Limits: lim},
 		{Name: "bench-copy", Wasm: wasm.Bench, Limits: lim, CopyBuffers: true},
 		{Name: "bench-nofuel", Wasm: wasm.Bench, Limits: lim, Unmetered: true},
-	} {
+	}
+	for _, g := range builtin.Guests() {
+		if g.Name == "image" || g.Name == "crypto" { // with the limits a node serves them with
+			cfgs = append(cfgs, sandbox.LibraryConfig{Name: g.Name, Wasm: g.Wasm, Limits: g.Limits, Random: g.Random})
+		}
+	}
+	for _, cfg := range cfgs {
 		l, err := eng.NewLibrary(ctx, cfg)
 		if err != nil {
 			return err
@@ -129,7 +143,7 @@ func SandboxNode(ctx context.Context, region, cacheDir string, log *slog.Logger)
 		return err
 	}
 	node, err := kernel.New(kernel.Config{
-		Region: region, HeapBytes: 2*sandboxMaxPayload + 64<<20, MaxProducers: 4,
+		Region: region, HeapBytes: 2*sandboxMaxPayload + hashPayload + 64<<20, MaxProducers: 4,
 		Wait: shm.WaitPolicy{Spin: shm.DefaultSpin, Park: shm.DefaultPark}, Libraries: reg, Logger: log,
 	})
 	if err != nil {
@@ -256,7 +270,7 @@ func RunSandbox(ctx context.Context, o SandboxOptions, rep *SandboxReporter) err
 			return err
 		}
 	}
-	return nil
+	return s.libraryScenarios(ctx)
 }
 
 type sandboxRun struct {

@@ -13,26 +13,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-if ! command -v capnp >/dev/null 2>&1; then
-	sudo=""
-	if [ "$(id -u)" -ne 0 ]; then
-		if ! command -v sudo >/dev/null 2>&1; then
-			echo "capnp-tools: capnp is not installed, and installing Debian's capnproto needs root (no sudo found)" >&2
-			exit 1
-		fi
-		sudo="sudo"
-	fi
-	# Refresh the package lists only when they do not offer capnproto yet.
-	# (Captured first: with pipefail, grep -q closing the pipe early would
-	# make a found package look missing.)
-	policy=$(apt-cache policy capnproto 2>/dev/null || true)
-	if ! grep -q 'Candidate: [^(]' <<<"$policy"; then
-		echo "capnp-tools: apt-get update" >&2
-		$sudo apt-get update -qq
-	fi
-	echo "capnp-tools: installing Debian's capnproto" >&2
-	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends capnproto >/dev/null
-fi
+scripts/apt-ensure.sh capnp:capnproto
 
 want=$(go list -m -f '{{.Version}}' capnproto.org/go/capnp/v3)
 bin="$root/.tools/bin/capnpc-go"

@@ -9,9 +9,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/inos-node/node/guests/wasm"
+	"github.com/inos-node/node/guests/builtin"
 	"github.com/inos-node/node/kernel"
-	"github.com/inos-node/node/sandbox"
 	"github.com/inos-node/node/shm"
 )
 
@@ -55,7 +54,7 @@ func cmdRun(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var nf nodeFlags
 	nf.register(fs)
-	guests := fs.Bool("guests", true, "serve the built-in wasm guest libraries (bench) beside echo and noop")
+	guests := fs.Bool("guests", true, "serve the built-in wasm guest libraries (image, crypto, bench) beside echo and noop")
 	cacheDir := fs.String("cache-dir", defaultCacheDir(), "wazero's compilation cache (\"\" for none)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -96,25 +95,12 @@ func cmdRun(args []string) error {
 	return runErr
 }
 
-// guestRegistry returns a registry of the host-side libraries (echo, noop)
-// and the built-in wasm guests, each with its product limits.
+// guestRegistry returns the built-in library set (guests/builtin): echo,
+// noop and the wasm guests, each with its product limits.
 func guestRegistry(ctx context.Context, cacheDir string) (*kernel.Registry, func(), error) {
-	eng, err := sandbox.NewEngine(ctx, cacheDir, 4096)
+	set, err := builtin.Load(ctx, builtin.Options{CacheDir: cacheDir})
 	if err != nil {
 		return nil, nil, err
 	}
-	lim := sandbox.ImageLimits()
-	lim.MaxInputBytes, lim.MaxOutputBytes = 64<<20, 64<<20
-	l, err := eng.NewLibrary(ctx, sandbox.LibraryConfig{Name: "bench", Wasm: wasm.Bench, Limits: lim})
-	if err != nil {
-		eng.Close(ctx)
-		return nil, nil, err
-	}
-	reg, err := kernel.NewRegistry(kernel.Echo{}, kernel.Noop{}, l)
-	if err != nil {
-		l.Close(ctx)
-		eng.Close(ctx)
-		return nil, nil, err
-	}
-	return reg, func() { l.Close(context.Background()); eng.Close(context.Background()) }, nil
+	return set.Registry, func() { set.Close(context.Background()) }, nil
 }

@@ -1,15 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/inos-node/node/client"
+	"github.com/inos-node/node/schema"
 )
 
 func cmdSubmit(args []string) error {
@@ -20,7 +24,7 @@ func cmdSubmit(args []string) error {
 	params := fs.String("params", "{}", "params: JSON text, or @FILE")
 	in := fs.String("in", "", "input file (optional)")
 	out := fs.String("out", "", "write the job's output to this file (optional)")
-	outCap := fs.Int("out-cap", 0, "bytes to reserve for the output (default: the input's size)")
+	outCap := fs.Int("out-cap", 0, "bytes to reserve for the output (default: the input's size, at least 64 KiB; a job whose output needs more is retried once with what the library says it needs)")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -67,31 +71,58 @@ func cmdSubmit(args []string) error {
 			}
 			job.Input = buf.Ref
 			if *outCap == 0 {
-				*outCap = len(buf.Bytes)
+				*outCap = max(len(buf.Bytes), 64<<10)
 			}
 		}
 	}
-	if *outCap > 0 {
-		ob, err := c.Alloc(*outCap)
-		if err != nil {
-			return err
-		}
-		job.Output = ob.Ref
+	if *outCap == 0 {
+		*outCap = 64 << 10
 	}
-	res, err := c.Call(ctx, job)
+	res, err := callRetrying(ctx, c, job, *outCap)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("job %d: status=%s queue=%s exec=%s fuel=%d output=%d bytes\n", res.JobID, statusName(res), time.Duration(res.QueueNs), time.Duration(res.ExecNs), res.FuelUsed, res.Output.Ref.Length)
+	fmt.Fprintf(os.Stderr, "job %d: status=%s queue=%s exec=%s fuel=%d output=%d bytes\n", res.JobID, statusName(res), time.Duration(res.QueueNs), time.Duration(res.ExecNs), res.FuelUsed, res.Output.Ref.Length)
 	if err := res.Err(); err != nil {
 		return err
 	}
 	if *out != "" {
-		if err := os.WriteFile(*out, res.Output.Bytes, 0o644); err != nil {
-			return err
-		}
+		return os.WriteFile(*out, res.Output.Bytes, 0o644)
 	}
+	printOutput(os.Stdout, res.Output.Bytes)
 	return nil
+}
+
+// callRetrying runs job with an output buffer of outCap bytes and, if the
+// library says the output needs more, once more with as much.
+func callRetrying(ctx context.Context, c *client.Client, job client.Job, outCap int) (client.Result, error) {
+	for try := 0; ; try++ {
+		ob, err := c.Alloc(outCap)
+		if err != nil {
+			return client.Result{}, fmt.Errorf("output buffer of %d bytes: %w", outCap, err)
+		}
+		job.Output = ob.Ref
+		res, err := c.Call(ctx, job)
+		if err != nil || try > 0 || res.Kind != schema.ErrorOutputTooLarge || res.OutputNeeded <= uint64(outCap) {
+			return res, err
+		}
+		c.Free(ob)
+		outCap = int(res.OutputNeeded)
+	}
+}
+
+// printOutput shows an output without --out: text as it is, short binary
+// (a digest, a signature) in hex, anything else by its size only.
+func printOutput(w io.Writer, b []byte) {
+	switch {
+	case len(b) == 0:
+	case utf8.Valid(b) && !bytes.ContainsFunc(b, func(r rune) bool { return r < ' ' && r != '\n' && r != '\t' }):
+		fmt.Fprintf(w, "%s\n", bytes.TrimRight(b, "\n"))
+	case len(b) <= 256:
+		fmt.Fprintf(w, "%x\n", b)
+	default:
+		fmt.Fprintf(w, "(%d bytes of binary output: write them with --out FILE)\n", len(b))
+	}
 }
 
 func statusName(r client.Result) string {

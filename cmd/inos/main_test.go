@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	_ "image/jpeg" // the checks decode the outputs
+	_ "image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/inos-node/node/bench"
+	"github.com/inos-node/node/client"
+	"github.com/inos-node/node/guests/imagelib/sample"
+)
+
+// TestMain lets the tests run this test binary as the inos command
+// (INOS_TEST_MAIN=1), so that they drive real processes.
+func TestMain(m *testing.M) {
+	if os.Getenv("INOS_TEST_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// inos returns the command running this binary as inos with args.
+func inos(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "INOS_TEST_MAIN=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
+}
+
+// TestSubmitEveryMethod starts `inos run` and submits a job for every
+// method of the image and crypto libraries with `inos submit`, from
+// files, with params as JSON (text and @FILE); bad jobs exit non-zero
+// with the error kind and the reason.
+func TestSubmitEveryMethod(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node and compiles the guests")
+	}
+	dir := t.TempDir()
+	region := fmt.Sprintf("submit-%d", os.Getpid())
+	node := inos("run", "--region", region, "--heap-mib", "128", "--log-level", "warn", "--cache-dir", filepath.Join(dir, "cache"))
+	node.Stderr = os.Stderr
+	if err := node.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		node.Process.Signal(syscall.SIGTERM)
+		node.Wait()
+	})
+	c, err := bench.AttachRetry(context.Background(), region, client.Options{}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+
+	jpg, err := sample.JPEG(320, 240, 2, 85)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	photo := file("photo.jpg", jpg)
+	msg := file("msg.txt", []byte("a message to hash, sign and seal\n"))
+	resizeParams := file("resize.json", []byte(`{"width": 100, "format": "png"}`))
+	const seed = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"
+	const key = "000102030405060708090a0b0c0d0e0f"
+
+	submit := func(lib, method, params, in string) (stdout, stderr string, out []byte, err error) {
+		outFile := filepath.Join(dir, lib+"."+method+".out")
+		os.Remove(outFile)
+		args := []string{"submit", "--region", region, "--library", lib, "--method", method, "--params", params, "--out", outFile}
+		if in != "" {
+			args = append(args, "--in", in)
+		}
+		cmd := inos(args...)
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err = cmd.Run()
+		out, _ = os.ReadFile(outFile)
+		return o.String(), e.String(), out, err
+	}
+	isImage := func(format string) func([]byte) error {
+		return func(b []byte) error {
+			_, f, err := image.DecodeConfig(bytes.NewReader(b))
+			if err == nil && f != format {
+				err = fmt.Errorf("a %s image, want %s", f, format)
+			}
+			return err
+		}
+	}
+	size := func(n int) func([]byte) error {
+		return func(b []byte) error {
+			if len(b) != n {
+				return fmt.Errorf("%d bytes, want %d", len(b), n)
+			}
+			return nil
+		}
+	}
+	var sig []byte
+	var sealed string
+	cases := []struct {
+		lib, method string
+		params      func() string
+		in          string
+		check       func([]byte) error
+	}{
+		{"image", "info", constant(`{}`), photo, func(b []byte) error {
+			if !strings.Contains(string(b), `"width":320`) {
+				return fmt.Errorf("info: %s", b)
+			}
+			return nil
+		}},
+		{"image", "resize", constant("@" + resizeParams), photo, isImage("png")},
+		{"image", "crop", constant(`{"x":10,"y":10,"width":50,"height":40}`), photo, isImage("jpeg")},
+		{"image", "blur", constant(`{"sigma":2}`), photo, isImage("jpeg")},
+		{"image", "brighten", constant(`{"percent":10}`), photo, isImage("jpeg")},
+		{"image", "contrast", constant(`{"percent":10}`), photo, isImage("jpeg")},
+		{"image", "grayscale", constant(`{"format":"png"}`), photo, isImage("png")},
+		{"image", "rotate90", constant(`{}`), photo, isImage("jpeg")},
+		{"image", "rotate180", constant(`{}`), photo, isImage("jpeg")},
+		{"image", "rotate270", constant(`{}`), photo, isImage("jpeg")},
+		{"image", "fliph", constant(`{}`), photo, isImage("jpeg")},
+		{"image", "flipv", constant(`{}`), photo, isImage("jpeg")},
+		{"image", "invert", constant(`{}`), photo, isImage("jpeg")},
+		{"image", "batch", constant(`{"operations":[{"op":"resize","width":64},{"op":"invert"}],"format":"png"}`), photo, isImage("png")},
+		{"crypto", "sha256", constant(`{}`), msg, size(32)},
+		{"crypto", "sha512", constant(`{}`), msg, size(64)},
+		{"crypto", "blake3", constant(`{}`), msg, size(32)},
+		{"crypto", "ed25519_public_key", constant(`{"private_key":"` + seed + `"}`), "", size(32)},
+		{"crypto", "ed25519_sign", constant(`{"private_key":"` + seed + `"}`), msg, func(b []byte) error { sig = b; return size(64)(b) }},
+		{"crypto", "ed25519_verify", func() string {
+			return fmt.Sprintf(`{"public_key":"d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a","signature":"%x"}`, sig)
+		}, msg, func(b []byte) error {
+			if string(b) != `{"valid":true}` {
+				return fmt.Errorf("verify: %s", b)
+			}
+			return nil
+		}},
+		{"crypto", "aes_encrypt", constant(`{"key":"` + key + `"}`), msg, func(b []byte) error { sealed = file("sealed", b); return nil }},
+		{"crypto", "aes_decrypt", constant(`{"key":"` + key + `"}`), "", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.lib+"."+tc.method, func(t *testing.T) {
+			in := tc.in
+			if tc.method == "aes_decrypt" {
+				in = sealed
+			}
+			stdout, stderr, out, err := submit(tc.lib, tc.method, tc.params(), in)
+			if err != nil {
+				t.Fatalf("%v\nstdout: %s\nstderr: %s", err, stdout, stderr)
+			}
+			if !strings.Contains(stderr, "status=ok") {
+				t.Fatalf("stderr: %s", stderr)
+			}
+			if tc.method == "aes_decrypt" {
+				want, _ := os.ReadFile(msg)
+				if !bytes.Equal(out, want) {
+					t.Fatalf("decrypted %q, want %q", out, want)
+				}
+				return
+			}
+			if err := tc.check(out); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+
+	for _, tc := range []struct {
+		name, lib, method, params, in string
+		want                          []string
+	}{
+		{"bad params", "image", "blur", `{"sigma":"much"}`, photo, []string{"invalidParams", "sigma"}},
+		{"params not JSON", "image", "blur", `{sigma:2}`, photo, []string{"invalidParams"}},
+		{"not an image", "image", "resize", `{"width":10}`, msg, []string{"invalidInput"}},
+		{"unknown method", "image", "sharpen", `{}`, photo, []string{"unknownMethod", "sharpen"}},
+		{"unknown library", "video", "encode", `{}`, photo, []string{"unknownLibrary", "video"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, stderr, _, err := submit(tc.lib, tc.method, tc.params, tc.in)
+			if err == nil {
+				t.Fatalf("exit status 0 for a bad job; stderr: %s", stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr, w) {
+					t.Fatalf("stderr %q does not say %q", stderr, w)
+				}
+			}
+			t.Logf("%s", strings.TrimSpace(stderr))
+		})
+	}
+}
+
+func constant(s string) func() string { return func() string { return s } }
