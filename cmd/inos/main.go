@@ -2,7 +2,7 @@
 //
 //	inos run     --region NAME         the node, until SIGTERM/SIGINT
 //	inos submit  --region NAME ...     one job from files
-//	inos demo                          a node and producers on a mixed workload
+//	inos demo                          a node and a producer: the image and crypto libraries at work
 //	inos bench ring [--json] [--quick] the transport benchmark
 //	inos bench arena [--json] [--quick] the shared-heap allocator benchmark
 package main
@@ -24,7 +24,7 @@ func commands() []command {
 	return []command{
 		{"run", "run the node on a shared region until SIGTERM", cmdRun, false},
 		{"submit", "submit one job from files and print its result", cmdSubmit, false},
-		{"demo", "start a node and producer processes and print a latency table", cmdDemo, false},
+		{"demo", "start a node and a producer, run the image and crypto libraries, print latency per method", cmdDemo, false},
 		{"bench", "run a benchmark scenario (ring, arena)", cmdBench, false},
 		{"demo-producer", "one producer process of the demo", cmdDemoProducer, true},
 		{"bench-uds-server", "the Unix-socket echo server of the ring benchmark", cmdUDSServer, true},
