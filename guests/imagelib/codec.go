@@ -33,9 +33,15 @@ const (
 	formatBMP  format = "bmp"
 	formatTIFF format = "tiff"
 	formatWebP format = "webp"
+	// formatRGBA is raw 8-bit NRGBA pixels (image.NRGBA's Pix, rows
+	// without padding): an output format, and the format of an input
+	// described by the raw param (it has no magic bytes to sniff). See
+	// raw.go.
+	formatRGBA format = "rgba"
 )
 
-// formats lists every format, which are all both decoded and encoded.
+// formats lists every encoded format, which are all both decoded and
+// encoded (rgba, raw pixels, is not one of them: see outputFormats).
 func formats() []format {
 	return []format{formatJPEG, formatPNG, formatWebP, formatGIF, formatBMP, formatTIFF}
 }
@@ -47,6 +53,12 @@ func formatList() string {
 	}
 	return strings.Join(names, ", ")
 }
+
+// outputFormats lists the formats params.format takes: the encoded ones
+// and rgba.
+func outputFormats() []format { return append(formats(), formatRGBA) }
+
+func outputFormatList() string { return formatList() + ", " + string(formatRGBA) }
 
 // sniff returns the format whose magic bytes data starts with. Decoding by
 // the magic bytes, with each format's own decoder, needs no registry of
@@ -101,7 +113,7 @@ type header struct {
 func readHeader(data []byte) (h header, err error) {
 	f, ok := sniff(data)
 	if !ok {
-		return h, &sdk.InputError{Msg: fmt.Sprintf("unknown image format (first bytes %q); formats: %s", excerptBytes(data), formatList())}
+		return h, &sdk.InputError{Msg: fmt.Sprintf("unknown image format (first bytes %q); formats: %s (raw RGBA pixels need the raw param)", excerptBytes(data), formatList())}
 	}
 	h.format = f
 	defer recoverDecoder(f, &err)
@@ -264,22 +276,25 @@ func paletteOnCanvas(p *image.Paletted, canvas image.Rectangle) *image.NRGBA {
 	return dst
 }
 
-// encodeParams are the params every method but info takes.
+// encodeParams are the params every method but info takes: the input's
+// layout (raw, for raw pixels; absent for an encoded image) and the
+// output's format and quality.
 type encodeParams struct {
 	format     string
 	quality    int
 	qualitySet bool
+	raw        rawParams
 }
 
 const defaultQuality = 85
 
 func (p *encodeParams) fields() []field {
-	return []field{{"format", &p.format, nil}, {"quality", &p.quality, &p.qualitySet}}
+	return []field{{"format", &p.format, nil}, {"quality", &p.quality, &p.qualitySet}, p.raw.field()}
 }
 
-func (p *encodeParams) check() *paramError {
-	if p.format != "" && !slices.Contains(formats(), format(p.format)) {
-		return paramErrorf("format", "unknown format %q (formats: %s)", p.format, formatList())
+func (p *encodeParams) check(maxPixels int) *paramError {
+	if p.format != "" && !slices.Contains(outputFormats(), format(p.format)) {
+		return paramErrorf("format", "unknown format %q (formats: %s)", p.format, outputFormatList())
 	}
 	if p.qualitySet && (p.quality < 1 || p.quality > 100) {
 		return paramErrorf("quality", "must be 1..100, got %d", p.quality)
@@ -287,11 +302,11 @@ func (p *encodeParams) check() *paramError {
 	if !p.qualitySet {
 		p.quality = defaultQuality
 	}
-	return nil
+	return p.raw.check(maxPixels)
 }
 
 // output returns the format to encode in: the one asked for, else the
-// input's.
+// input's (rgba for raw input).
 func (p *encodeParams) output(in format) format {
 	if p.format == "" {
 		return in
@@ -313,8 +328,12 @@ func maxSide(f format) int {
 // encode writes img in format f straight into c.Output and returns the
 // method's result: the length written, or an *sdk.OutputTooSmallError with
 // the size needed. img may be modified (it is the last use of the job's
-// image).
+// image: the JPEG encoder's input is premultiplied in place), so it must
+// not be the raw input's pixels (see Options.run).
 func encode(c *sdk.Call, img image.Image, f format, quality int) (int, error) {
+	if f == formatRGBA {
+		return writeRGBA(c, img)
+	}
 	b := img.Bounds()
 	if m := maxSide(f); b.Dx() > m || b.Dy() > m {
 		return 0, toSDK(paramErrorf("format", "%s holds at most %d pixels a side; the result is %d×%d", f, m, b.Dx(), b.Dy()))

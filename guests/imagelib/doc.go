@@ -12,16 +12,20 @@
 // CMYK), PNG, GIF (its first frame, on its logical screen), BMP, TIFF and
 // WebP (lossy and lossless). Each is decoded by its own package
 // (image/jpeg, image/png, image/gif, golang.org/x/image/{bmp,tiff,webp}),
-// never through image.RegisterFormat's registry.
+// never through image.RegisterFormat's registry. Or, with the raw param,
+// the input is raw pixels (see Raw pixels below).
 //
 // Every method but info writes one encoded image into the job's output,
-// straight from the encoder (no intermediate buffer). Params common to them
-// all:
+// straight from the encoder (no intermediate buffer), or with "rgba" the
+// result's raw pixels. Params common to them all:
 //
-//	"format":  "jpeg" | "png" | "webp" | "gif" | "bmp" | "tiff"; default: the input's
+//	"format":  "jpeg" | "png" | "webp" | "gif" | "bmp" | "tiff" | "rgba";
+//	           default: the input's ("rgba" for raw input)
 //	"quality": 1..100, JPEG's quality; default 85 (taken and ignored by the other formats)
+//	"raw":     {"width": W, "height": H}: the input is W×H raw RGBA pixels,
+//	           not an encoded image (see Raw pixels)
 //
-// Every format is both decoded and encoded, with these limits on output:
+// Every file format is both decoded and encoded, with these limits on output:
 //
 //   - jpeg: baseline, 4:2:0, 8-bit; no alpha (a transparent pixel becomes
 //     black, as premultiplied); at most 65535 pixels a side.
@@ -37,6 +41,7 @@
 //   - bmp: 24-bit, or 32-bit when the image has transparency (8-bit
 //     paletted for a gray or paletted image passed through).
 //   - tiff: Deflate with the horizontal predictor.
+//   - rgba: raw pixels, not a file format: see Raw pixels.
 //
 // Metadata (EXIF, ICC profiles, XMP) is not carried over, and an EXIF
 // orientation is not applied.
@@ -78,23 +83,54 @@
 //	batch      operations: a list of 1..32 objects, each {"op": a method
 //	           above, and that method's params but format and quality},
 //	           applied in order to the one decoded image, whose result is
-//	           encoded once with the batch's own format and quality. Each
+//	           encoded once with the batch's own format and quality (and
+//	           read with its own raw: an operation takes none). Each
 //	           operation's params are decoded as strictly as its method's;
 //	           an error names the operation, e.g.
 //	           "operations[2].sigma: must be > 0 and ≤ 100, got 0".
-//	info       no params: no transform: writes the JSON
+//	info       no params but raw: no transform: writes the JSON
 //	           {"format":"jpeg","width":W,"height":H} read from the header
 //	           alone (the pixels are neither decoded nor checked, and an
-//	           image over the pixel limit is still described).
+//	           image over the pixel limit is still described). With raw it
+//	           writes {"format":"rgba","width":W,"height":H} once the
+//	           input's length is W×H×4 (else invalidInput, as below).
 //
 // Transforms are those of github.com/disintegration/imaging, and their
 // results are 8-bit NRGBA.
+//
+// # Raw pixels
+//
+// With "raw": {"width": W, "height": H} (integers, W, H ≥ 1, W×H within
+// the pixel limit, below; else invalidParams naming raw.width or
+// raw.height) the input is not sniffed or decoded: it is W×H pixels of
+// 8-bit non-premultiplied RGBA (image.NRGBA's layout: 4 bytes a pixel, R,
+// G, B, A; rows of W×4 bytes, top to bottom, no padding), exactly W×H×4
+// bytes, else invalidInput saying the size expected and the size given.
+// The input is not copied: the image the methods read is an image.NRGBA
+// whose pixels are the input bytes themselves (the producer's pages,
+// mapped copy-on-write; the methods only read them).
+//
+// "format": "rgba" writes the result the same way, W×H×4 bytes of its own
+// size, into the job's output; an output too small fails with
+// outputTooLarge and exactly that size. It is the default output format
+// for raw input, and is taken for an encoded input as well (its decoded
+// pixels, as 8-bit NRGBA). Raw input can be encoded in any other format.
+//
+// From raw input to rgba output, invert, grayscale, fliph, flipv and
+// rotate180 are one pass from the input bytes to the output bytes, with no
+// image in between (the same bytes as the transforms they replace: the
+// same Rec. 601 arithmetic for grayscale). Every other method, and batch,
+// on raw input runs its transforms on the wrapped input and writes the
+// result's pixel rows into the output: one copy, of the result, by the
+// guest producing its output, not a copy between producer and guest. (A
+// result that is the input itself, a crop or an image that if_larger_than
+// passes through, is copied before a JPEG encoder, which works in place.)
 //
 // # Errors
 //
 // Params are checked before the input is decoded, strictly: an unknown
 // field, a value of the wrong JSON type (or null), a value out of its
-// range, an unknown format, filter or op, a crop rectangle outside the
+// range (raw's size included), an unknown format, filter or op, a crop rectangle outside the
 // image (the message says the image's size), a resize whose result would
 // exceed the pixel limit, a result too large for the output format: each
 // is an *sdk.ParamsError (the job's invalidParams) whose message starts
@@ -103,7 +139,8 @@
 // Input the methods refuse is an *sdk.InputError (invalidInput): an unknown
 // format (the message lists the formats), a header or pixel data that does
 // not decode (the decoder's message; truncated data says "unexpected EOF"),
-// a size of zero, a decompression bomb (below). A decoder that panics on
+// a size of zero, a decompression bomb (below), raw input whose length is
+// not W×H×4. A decoder that panics on
 // malformed data is reported the same way, not as a library failure.
 //
 // # Pixel limit and memory
@@ -111,7 +148,9 @@
 // Before any pixel is decoded the header is read (the format's
 // DecodeConfig) and the image is refused if width×height exceeds
 // Options.MaxPixels (default DefaultMaxPixels, 20,000,000: 80 MB as 8-bit
-// NRGBA). The resize target is bounded by the same limit (as params).
+// NRGBA). The resize target and the raw param's W×H are bounded by the
+// same limit (as params). Raw input is not held in the guest's heap (it is
+// the input window), so a raw job holds at most its transforms' images.
 //
 // The limit is set by the guest's memory (sandbox.ImageLimits: 256 MiB, of
 // which the job windows, 10 MB in and 50 MB out, take 60 MB). A job holds

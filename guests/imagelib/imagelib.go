@@ -3,6 +3,10 @@ package imagelib
 import (
 	"encoding/json"
 	"fmt"
+	"image"
+	"runtime"
+
+	"github.com/disintegration/imaging"
 
 	"github.com/inos-node/node/guests/sdk"
 )
@@ -52,6 +56,9 @@ func (o Options) method(name string) sdk.Method {
 		if err := t.check(o); err != nil {
 			return 0, toSDK(err)
 		}
+		if f := fastPath(name); f != nil && enc.raw.set && enc.output(formatRGBA) == formatRGBA {
+			return runFast(c, &enc.raw, f)
+		}
 		return o.run(c, &enc, []transform{t}, false)
 	}
 }
@@ -65,18 +72,32 @@ func (o Options) decodeParams(params []byte, fs []field, enc *encodeParams) *par
 	if err := decodeFields(obj, fs); err != nil {
 		return err
 	}
-	return enc.check()
+	return enc.check(o.MaxPixels)
 }
 
-// run decodes c.Input, applies ts in order and encodes the result into
-// c.Output. The params have been checked: the only errors left are the
-// input's and those params that depend on the image (a crop outside it, a
-// resize past the pixel limit), named by their operation's index in a
-// batch.
+// run decodes c.Input (or wraps it, raw input), applies ts in order and
+// encodes the result into c.Output (or writes its pixels, rgba output).
+// The params have been checked: the only errors left are the input's and
+// those params that depend on the image (a crop outside it, a resize past
+// the pixel limit), named by their operation's index in a batch.
 func (o Options) run(c *sdk.Call, enc *encodeParams, ts []transform, batch bool) (int, error) {
-	img, h, err := decode(c.Input, o.MaxPixels)
-	if err != nil {
-		return 0, err
+	var img image.Image
+	var in format
+	if enc.raw.set {
+		n, err := enc.raw.wrap(c.Input)
+		if err != nil {
+			return 0, err
+		}
+		if enc.raw.width*enc.raw.height >= gcPixels {
+			runtime.GC() // as decode does, before the transforms allocate
+		}
+		img, in = n, formatRGBA
+	} else {
+		m, h, err := decode(c.Input, o.MaxPixels)
+		if err != nil {
+			return 0, err
+		}
+		img, in = m, h.format
 	}
 	for i, t := range ts {
 		var perr *paramError
@@ -88,7 +109,14 @@ func (o Options) run(c *sdk.Call, enc *encodeParams, ts []transform, batch bool)
 			return 0, toSDK(perr)
 		}
 	}
-	return encode(c, img, enc.output(h.format), enc.quality)
+	out := enc.output(in)
+	if out == formatJPEG && enc.raw.set && inBuffer(img, c.Input) {
+		// The result is (part of) the raw input itself (crop, a resize
+		// that passes it through), and the JPEG path premultiplies it in
+		// place: it gets a copy, so that nothing writes the input.
+		img = imaging.Clone(img)
+	}
+	return encode(c, img, out, enc.quality)
 }
 
 // batch applies a list of transforms to one decoded image and encodes the
@@ -142,18 +170,31 @@ func (o Options) parseOperation(raw json.RawMessage) (transform, *paramError) {
 }
 
 // info writes {"format":…,"width":…,"height":…} read from the input's
-// header.
+// header; for raw input, the raw param's size once the input's length
+// matches it.
 func (o Options) info(c *sdk.Call) (int, error) {
+	var raw rawParams
 	obj, err := parseObject(c.Params)
 	if err == nil {
-		err = decodeFields(obj, nil)
+		err = decodeFields(obj, []field{raw.field()})
+	}
+	if err == nil {
+		err = raw.check(o.MaxPixels)
 	}
 	if err != nil {
 		return 0, toSDK(err)
 	}
-	h, herr := readHeader(c.Input)
-	if herr != nil {
-		return 0, herr
+	var h header
+	if raw.set {
+		if err := raw.checkInput(c.Input); err != nil {
+			return 0, err
+		}
+		h = header{format: formatRGBA, width: raw.width, height: raw.height}
+	} else {
+		var herr error
+		if h, herr = readHeader(c.Input); herr != nil {
+			return 0, herr
+		}
 	}
 	w := c.OutputWriter()
 	fmt.Fprintf(w, `{"format":%q,"width":%d,"height":%d}`, h.format, h.width, h.height)

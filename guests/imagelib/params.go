@@ -17,7 +17,8 @@ import (
 // is reported with the list of the fields that are allowed where it was.
 
 // field binds a JSON key to the variable its value decodes into: an *int,
-// *float64, *string, *bool or *[]json.RawMessage. seen, if set, records
+// *float64, *string, *bool, *[]json.RawMessage or *map[string]json.RawMessage
+// (an object, whose own fields are decoded by a second table: raw's). seen, if set, records
 // that the key was present (for fields whose zero value is not their
 // default).
 type field struct {
@@ -121,6 +122,8 @@ func typeName(dst any) string {
 		return "true or false"
 	case *[]json.RawMessage:
 		return "a list"
+	case *map[string]json.RawMessage:
+		return "an object"
 	}
 	return fmt.Sprintf("%T", dst)
 }
@@ -145,7 +148,8 @@ func warmParams() {
 		s string
 		b bool
 		l []json.RawMessage
+		m map[string]json.RawMessage
 	)
-	obj, _ := parseObject([]byte(`{"i":1,"f":1.5,"s":"x","b":true,"l":[{}]}`))
-	_ = decodeFields(obj, []field{{"i", &i, nil}, {"f", &f, nil}, {"s", &s, nil}, {"b", &b, nil}, {"l", &l, nil}})
+	obj, _ := parseObject([]byte(`{"i":1,"f":1.5,"s":"x","b":true,"l":[{}],"m":{"i":1}}`))
+	_ = decodeFields(obj, []field{{"i", &i, nil}, {"f", &f, nil}, {"s", &s, nil}, {"b", &b, nil}, {"l", &l, nil}, {"m", &m, nil}})
 }

@@ -13,10 +13,11 @@ import (
 )
 
 // Warm runs every method of ms (a table from Methods or MethodsWith) on a
-// tiny image, encoding to and decoding from every format: the guest runs
-// it at initialization so that the codecs' and filters' one-time set-up is
-// not charged to a first job, which then costs the fuel every later run of
-// it does. It returns the calls that failed.
+// tiny image, encoding to and decoding from every format, and on raw
+// pixels (the fast paths, and rgba output): the guest runs it at
+// initialization so that the codecs' and filters' one-time set-up is not
+// charged to a first job, which then costs the fuel every later run of it
+// does. It returns the calls that failed.
 func Warm(ms sdk.Methods) error {
 	img := image.NewNRGBA(image.Rect(0, 0, 16, 12))
 	for i := range img.Pix {
@@ -55,5 +56,15 @@ func Warm(ms sdk.Methods) error {
 		call("contrast", `{"percent":10}`, enc)
 		call("batch", `{"operations":[{"op":"invert"}]}`, enc)
 	}
+	// Raw pixels: the one-pass fast paths, raw input through a transform,
+	// a batch and an encoder, and an encoded input written as rgba.
+	raw := `"raw":{"width":16,"height":12}`
+	for _, m := range []string{"invert", "grayscale", "fliph", "flipv", "rotate180", "rotate90"} {
+		call(m, `{`+raw+`}`, img.Pix)
+	}
+	call("batch", `{`+raw+`,"operations":[{"op":"crop","width":4,"height":4}]}`, img.Pix)
+	call("invert", `{`+raw+`,"format":"png"}`, img.Pix)
+	call("info", `{`+raw+`}`, img.Pix)
+	call("invert", `{"format":"rgba"}`, b.Bytes())
 	return errors.Join(errs...)
 }
