@@ -71,7 +71,7 @@ type Library struct {
 }
 
 type libraryStats struct {
-	jobs, failed, mapped, copied atomic.Uint64
+	jobs, failed, mapped, copied, kept atomic.Uint64
 }
 
 // LibraryStats counts a library's jobs and the bytes of their buffers that
@@ -80,12 +80,16 @@ type libraryStats struct {
 type LibraryStats struct {
 	Jobs, Failed             uint64
 	BytesMapped, BytesCopied uint64
+	// OutputMapsKept counts jobs whose output buffer was the one already
+	// mapped in the instance's output window by its previous job: nothing
+	// was mapped again (see Library).
+	OutputMapsKept uint64
 }
 
 // Stats returns the library's counters.
 func (l *Library) Stats() LibraryStats {
 	return LibraryStats{Jobs: l.stats.jobs.Load(), Failed: l.stats.failed.Load(),
-		BytesMapped: l.stats.mapped.Load(), BytesCopied: l.stats.copied.Load()}
+		BytesMapped: l.stats.mapped.Load(), BytesCopied: l.stats.copied.Load(), OutputMapsKept: l.stats.kept.Load()}
 }
 
 // Errors of NewLibrary, compare with errors.Is.
@@ -331,7 +335,7 @@ func (l *Library) runJob(ctx context.Context, job *kernel.Job) (schema.Ref, erro
 		l.pool.discard(ctx, inst)
 		return schema.Ref{}, &kernel.Error{Kind: schema.ErrorInternal, Msg: err.Error()}
 	}
-	if err := l.mapWindow(inst, &out, job, guestmem.Shared); err != nil {
+	if err := l.mapOutput(inst, &out, job); err != nil {
 		l.pool.discard(ctx, inst) // its memory goes, with the input's mapping
 		return schema.Ref{}, &kernel.Error{Kind: schema.ErrorInternal, Msg: err.Error()}
 	}
@@ -367,7 +371,7 @@ func (l *Library) runJob(ctx context.Context, job *kernel.Job) (schema.Ref, erro
 			l.stats.copied.Add(out.copyEdges(out.off, out.off+outLen, mem, region, false))
 		}
 	}
-	rerr := errors.Join(l.unmapWindow(inst, &in), l.unmapWindow(inst, &out))
+	rerr := errors.Join(l.unmapWindow(inst, &in), l.scrubEdges(inst, &out))
 	if cerr != nil {
 		cerr = l.callError(inst, cerr) // before the instance goes
 	}
@@ -456,11 +460,41 @@ func (l *Library) mapWindow(inst *instance, w *window, job *kernel.Job, mode gue
 	return nil
 }
 
-// unmapWindow gives the window the guest's own pages back, and zeroes the
-// edge pages that held a producer's bytes, so nothing of this job stays in
-// the instance for the next one.
+// mapOutput maps the whole pages of the output window, unless the
+// instance's previous job left exactly these pages mapped there: the
+// output mapping is kept after a job (a producer reusing its output buffer
+// then pays no mapping, no page faults and no unmapping: a job's
+// transport cost does not grow with its output's size), and whatever
+// mapping the next job does not reuse is replaced or given back before the
+// guest runs, so a guest never sees another job's output buffer.
+func (l *Library) mapOutput(inst *instance, w *window, job *kernel.Job) error {
+	want := mapping{guest: w.guest(w.ms), file: w.ms, n: w.me - w.ms}
+	if w.ms == w.me {
+		want = mapping{}
+	}
+	if inst.outMap == want && (want.n == 0 || inst.outFile == job.Region.File()) {
+		if want.n > 0 {
+			l.stats.kept.Add(1)
+			l.stats.mapped.Add(want.n)
+		}
+		return nil
+	}
+	if old := inst.outMap; old.n > 0 {
+		inst.outMap = mapping{}
+		if err := inst.mem.Restore(old.guest, old.n); err != nil {
+			return err
+		}
+	}
+	if err := l.mapWindow(inst, w, job, guestmem.Shared); err != nil {
+		return err
+	}
+	inst.outMap, inst.outFile = want, job.Region.File()
+	return nil
+}
+
+// unmapWindow gives the window the guest's own pages back and scrubs its
+// edges (scrubEdges).
 func (l *Library) unmapWindow(inst *instance, w *window) error {
-	page := guestmem.PageSize()
 	if inst.mem.Freed() {
 		return nil // the guest exited: its memory and our mappings are gone
 	}
@@ -468,9 +502,17 @@ func (l *Library) unmapWindow(inst *instance, w *window) error {
 	if w.ms != w.me {
 		err = inst.mem.Restore(w.guest(w.ms), w.me-w.ms)
 	}
-	if w.end == w.off || l.copy {
-		return err // the copy baseline does what copying hosts do: no scrub
+	return errors.Join(err, l.scrubEdges(inst, w))
+}
+
+// scrubEdges zeroes the edge pages of w that held a producer's bytes, so
+// nothing of this job stays in the instance for the next one.
+func (l *Library) scrubEdges(inst *instance, w *window) error {
+	page := guestmem.PageSize()
+	if inst.mem.Freed() || w.end == w.off || l.copy {
+		return nil // gone; or the copy baseline, which does what copying hosts do: no scrub
 	}
+	var err error
 	mem := inst.mem.Bytes()
 	a0, a1, b0, b1 := w.edges(w.off, w.end)
 	if a1 > a0 {

@@ -380,6 +380,45 @@ func TestGuestSeesOnlyItsProducersBytes(t *testing.T) {
 	}
 }
 
+// TestKeptOutputMappingIsNotSeenByTheNextJob: an instance keeps its last
+// output mapping for a producer that reuses its buffer, but a next job
+// with no output, or another one, finds its output window holding its own
+// buffer or the instance's own pages, never the previous job's output.
+func TestKeptOutputMappingIsNotSeenByTheNextJob(t *testing.T) {
+	r := newRig(t, sandbox.LibraryConfig{Name: "hostile", Wasm: testGuest(t, "hostile"), Limits: testLimits()})
+	outWin := int(testLimits().MaxInputBytes) + 4096 // from the input window's start (Library's layout)
+	secret := r.buf(t, 64<<10, 0)
+	for i := range secret.Bytes {
+		secret.Bytes[i] = 0x77
+	}
+	out := r.buf(t, 64<<10, 0)
+	small := r.buf(t, 4096, 0)
+	probe := r.buf(t, 100, 1)
+	hunt := fmt.Sprintf(`{"from":%d,"len":%d,"byte":119}`, outWin, 64<<10)
+	keptBefore := r.libs["hostile"].Stats().OutputMapsKept
+	for round := 0; round < 2; round++ {
+		// The secret goes to out, which stays mapped in the instance.
+		if res := r.call(t, "hostile", "copy", "", secret.Ref, out.Ref, schema.JobLimits{}); res.Err() != nil || !bytes.Equal(r.c.View(res.Output.Ref), secret.Bytes) {
+			t.Fatalf("copy: %v", res.Err())
+		}
+		for _, o := range []schema.Ref{{}, small.Ref} {
+			res := r.call(t, "hostile", "hunt", hunt, probe.Ref, o, schema.JobLimits{})
+			if res.Message != "hostile.hunt: found 0" {
+				t.Fatalf("output %v: the guest hunting its output window got %q, want found 0", o, res.Message)
+			}
+		}
+	}
+	// Two jobs in a row with the same output buffer keep the mapping.
+	for i := 0; i < 2; i++ {
+		if res := r.call(t, "hostile", "copy", "", secret.Ref, out.Ref, schema.JobLimits{}); res.Err() != nil {
+			t.Fatal(res.Err())
+		}
+	}
+	if kept := r.libs["hostile"].Stats().OutputMapsKept - keptBefore; kept != 1 {
+		t.Fatalf("%d jobs kept the output mapping, want 1", kept)
+	}
+}
+
 func TestForbiddenImportRefusedAtLoad(t *testing.T) {
 	ctx := context.Background()
 	e, err := sandbox.NewEngine(ctx, "", 4096)

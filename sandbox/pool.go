@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -149,9 +150,14 @@ type instance struct {
 	area    uint64           // a Library's reserved area in the guest (0: none)
 	entry   api.Function     // a Library's inos_call
 	entropy io.Reader        // inos.random_get's source (nil: none)
+	outMap  mapping          // a Library's output window as its last job left it mapped
+	outFile *os.File         // the file outMap maps
 	st      callState        // the running call's budget
 	stack   []uint64         // parameters and results of a call
 }
+
+// mapping is n bytes of a file at file, mapped at guest address guest.
+type mapping struct{ guest, file, n uint64 }
 
 // NewPool makes a pool for m holding up to warm idle instances, and
 // creates them now.

@@ -4,6 +4,9 @@
 package main
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"unsafe"
 
@@ -69,6 +72,21 @@ func init() {
 			}
 			return copy(c.Output, win), nil
 		},
+		// hunt counts the bytes equal to p.Byte in [from, from+len) past the
+		// start of its input window's page (where the host placed the
+		// input: the output window follows the input window), and says
+		// how many in its error message, even with no output buffer.
+		"hunt": sdk.Typed(func(c *sdk.Call, p *struct {
+			From, Len int
+			Byte      byte
+		}) (int, error) {
+			if len(c.Input) == 0 {
+				return 0, errors.New("hunt needs an input to find its windows")
+			}
+			start := (uintptr(unsafe.Pointer(&c.Input[0])) &^ 4095) + uintptr(p.From)
+			win := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(nil), start)), p.Len)
+			return 0, fmt.Errorf("found %d", bytes.Count(win, []byte{p.Byte}))
+		}),
 		"scribble": func(c *sdk.Call) (int, error) { // writes over its input
 			for i := range c.Input {
 				c.Input[i] = 0xEE
