@@ -262,13 +262,19 @@ func measureThroughput(ctx context.Context, t transport, depth int, dur time.Dur
 // startChild starts argv with its output going to our stderr, in its own
 // process group, and returns a stop function that SIGTERMs it and waits.
 func startChild(argv []string) (func() error, error) {
+	_, stop, err := startChildPID(argv)
+	return stop, err
+}
+
+// startChildPID is startChild that also returns the child's process id.
+func startChildPID(argv []string) (int, func() error, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return 0, nil, err
 	}
-	return func() error {
+	return cmd.Process.Pid, func() error {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()

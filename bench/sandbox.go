@@ -104,8 +104,10 @@ const sandboxMaxPayload = 64 << 20
 // libraries the sandbox benchmark measures: "bench" (the bench guest, its
 // buffers mapped), "bench-copy" (copied in and out), "bench-nofuel" (no
 // fuel pass), the built-in "image" and "crypto" guests with their product
-// limits, the host-side "noop", and "benchstats" (method "get": the guest
-// libraries' counters as JSON, written to the job's output).
+// limits (the image library's input and output raised to 64 MiB) and their
+// copy-in/copy-out twins "image-copy" and "crypto-copy", the host-side
+// "noop", and "benchstats" (method "get": the guest libraries' counters as
+// JSON, written to the job's output).
 func SandboxNode(ctx context.Context, region, cacheDir string, log *slog.Logger) error {
 	lim := sandbox.Limits{
 		MaxInputBytes: sandboxMaxPayload, MaxOutputBytes: sandboxMaxPayload, MaxMemoryPages: 4096,
@@ -124,9 +126,20 @@ func SandboxNode(ctx context.Context, region, cacheDir string, log *slog.Logger)
 		{Name: "bench-nofuel", Wasm: wasm.Bench, Limits: lim, Unmetered: true},
 	}
 	for _, g := range builtin.Guests() {
-		if g.Name == "image" || g.Name == "crypto" { // with the limits a node serves them with
-			cfgs = append(cfgs, sandbox.LibraryConfig{Name: g.Name, Wasm: g.Wasm, Limits: g.Limits, Random: g.Random})
+		if g.Name != "image" && g.Name != "crypto" {
+			continue
 		}
+		// The limits a node serves them with, except that the image
+		// library takes the zero-copy benchmark's payloads, up to 64 MiB
+		// of raw RGBA, and the memory for them.
+		lim := g.Limits
+		if g.Name == "image" {
+			lim.MaxInputBytes, lim.MaxOutputBytes = sandboxMaxPayload, sandboxMaxPayload
+			lim.MaxMemoryPages = 6144
+		}
+		cfgs = append(cfgs,
+			sandbox.LibraryConfig{Name: g.Name, Wasm: g.Wasm, Limits: lim, Random: g.Random},
+			sandbox.LibraryConfig{Name: g.Name + "-copy", Wasm: g.Wasm, Limits: lim, Random: g.Random, CopyBuffers: true})
 	}
 	for _, cfg := range cfgs {
 		l, err := eng.NewLibrary(ctx, cfg)

@@ -14,12 +14,14 @@ import (
 	"time"
 
 	"github.com/inos-node/node/bench"
+	"github.com/inos-node/node/bench/copyprobe"
 	"github.com/inos-node/node/shm"
 )
 
 const benchUsage = `usage: inos bench ring [--json] [--quick] [--duration D] [--transports shm,uds,chan] [--spin D]
        inos bench arena [--json] [--quick] [--ops N] [--arena-mib N] [--seed S] [--duration D]
-       inos bench sandbox [--json] [--quick] [--duration D] [--cache-dir DIR]`
+       inos bench sandbox [--json] [--quick] [--duration D] [--cache-dir DIR]
+       inos bench zerocopy [--json] [--quick] [--jobs N] [--cache-dir DIR]`
 
 func cmdBench(args []string) error {
 	if len(args) > 0 && args[0] == "arena" {
@@ -27,6 +29,9 @@ func cmdBench(args []string) error {
 	}
 	if len(args) > 0 && args[0] == "sandbox" {
 		return cmdBenchSandbox(args[1:])
+	}
+	if len(args) > 0 && args[0] == "zerocopy" {
+		return cmdBenchZeroCopy(args[1:])
 	}
 	if len(args) == 0 || args[0] != "ring" {
 		return errors.New(benchUsage)
@@ -128,6 +133,40 @@ func cmdBenchSandbox(args []string) error {
 	}
 	err := bench.RunSandbox(ctx, o, rep)
 	rep.Flush()
+	return err
+}
+
+func cmdBenchZeroCopy(args []string) error {
+	fs := flag.NewFlagSet("bench zerocopy", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print one JSON object per line")
+	quick := fs.Bool("quick", false, "10 jobs per row (3 at 64 MiB)")
+	jobs := fs.Int("jobs", 0, "jobs per row (default 40, 10 at 64 MiB; quick 10, 3)")
+	cacheDir := fs.String("cache-dir", defaultCacheDir(), "wazero's compilation cache (\"\" for none)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q\n%s", fs.Args(), benchUsage)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	log, _ := newLogger("warn")
+	rep := bench.NewZeroCopyReporter(os.Stdout, *asJSON)
+	o := bench.ZeroCopyOptions{Quick: *quick, Jobs: *jobs, Log: log,
+		NodeCommand: []string{exe, "bench-sandbox-node", "--cache-dir", *cacheDir}, NodeBinary: exe}
+	if !*asJSON {
+		fmt.Printf("inos bench zerocopy: %d CPUs, %s; producer (this process) → shared memory → node (child) → guest → back,\n"+
+			"every memory copy of both processes counted by eBPF uprobes on runtime.memmove and libc memcpy/memmove\n\n", runtime.NumCPU(), runtime.Version())
+	}
+	err = bench.RunZeroCopy(ctx, o, rep)
+	rep.Flush()
+	if errors.Is(err, copyprobe.ErrNotPermitted) {
+		return fmt.Errorf("%w\n(the probe needs root, or CAP_BPF and CAP_PERFMON)", err)
+	}
 	return err
 }
 
