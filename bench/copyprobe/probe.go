@@ -355,6 +355,25 @@ func fileOffset(addr uint64) (path string, off uint64, err error) {
 	return "", 0, fmt.Errorf("copyprobe: no file mapping holds %#x", addr)
 }
 
+// Check reports whether the kernel lets this process load the probe: nil,
+// or an error wrapping ErrNotPermitted that says why not.
+func Check() error {
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return fmt.Errorf("%w: %v", ErrNotPermitted, err)
+	}
+	p := &Probe{}
+	defer p.Close()
+	var err error
+	if p.slots, err = ebpf.NewMap(&ebpf.MapSpec{Name: "copy_slots", Type: ebpf.Hash, KeySize: 4, ValueSize: 4, MaxEntries: MaxSlots}); err != nil {
+		return fmt.Errorf("%w: %v", ErrNotPermitted, err)
+	}
+	if p.stats, err = ebpf.NewMap(&ebpf.MapSpec{Name: "copy_stats", Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: MaxSlots * slotStride}); err != nil {
+		return fmt.Errorf("%w: %v", ErrNotPermitted, err)
+	}
+	_, err = p.load("check", ptRegsCX, 0, math.MaxUint64)
+	return err
+}
+
 // Watch counts the copies of process pid in slot (0 ≤ slot < MaxSlots).
 func (p *Probe) Watch(pid, slot int) error {
 	if slot < 0 || slot >= MaxSlots {
