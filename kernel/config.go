@@ -59,6 +59,12 @@ type Config struct {
 
 	Libraries *Registry    // default: echo and noop
 	Logger    *slog.Logger // default slog.Default()
+
+	// Observer, if set, is told about every answered job (metrics, SLOs).
+	Observer Observer
+	// Gate, if set, may refuse a job before its method runs (circuit
+	// breakers).
+	Gate Gate
 }
 
 func (c Config) withDefaults() (Config, error) {

@@ -66,6 +66,18 @@ func (n *Node) handle(ctx context.Context, e *ring.Entry, start time.Time) time.
 	}
 	enc := schema.AppendResult(buf[:0], res)
 	n.reply(slot, e.Tag, envOff, uint32(len(enc)), res.ErrorKind)
+	if o := n.cfg.Observer; o != nil {
+		ev := &n.event
+		*ev = JobEvent{Method: n.method.id, Library: n.method.library, MethodName: n.method.name, Kind: res.ErrorKind,
+			QueueNs: res.QueueNs, ExecNs: res.ExecNs, FuelUsed: res.FuelUsed,
+			InputBytes: n.req.Input.Length, OutputBytes: res.Output.Length}
+		if sub := n.req.SubmitUnixNs; sub > 0 {
+			if now := time.Now().UnixNano(); now > sub {
+				ev.TotalNs = uint64(now - sub)
+			}
+		}
+		o.Observe(ev)
+	}
 	return end
 }
 
@@ -73,6 +85,7 @@ func (n *Node) handle(ctx context.Context, e *ring.Entry, start time.Time) time.
 func (n *Node) run(ctx context.Context, owner arena.Owner, msg []byte, tag uint64, now time.Time) (schema.Ref, *Error) {
 	req := &n.req
 	n.job.FuelUsed = 0
+	n.method = method{id: NoMethod}
 	// Walk every pointer first, known or not: nothing nested deeper, larger
 	// or stranger than the limits allow rides along in fields we skip.
 	if err := schema.Walk(msg, n.cfg.Decode); err != nil {
@@ -104,6 +117,12 @@ func (n *Node) run(ctx context.Context, owner arena.Owner, msg []byte, tag uint6
 	m, lerr := n.cfg.Libraries.lookup(req.Library, req.Method)
 	if lerr != nil {
 		return schema.Ref{}, lerr
+	}
+	n.method = m
+	if g := n.cfg.Gate; g != nil {
+		if err := g.Admit(m.id); err != nil {
+			return schema.Ref{}, err
+		}
 	}
 	var deadline time.Time
 	if req.DeadlineUnixNs != 0 {

@@ -70,6 +70,7 @@ func errorf(kind schema.ErrorKind, format string, args ...any) *Error {
 }
 
 type method struct {
+	id      MethodID
 	library string
 	name    string
 	fn      Method
@@ -78,7 +79,8 @@ type method struct {
 // Registry maps library and method names to methods. It is built before the
 // node starts and read-only afterwards.
 type Registry struct {
-	libs map[string]map[string]method
+	libs    map[string]map[string]method
+	methods []MethodInfo
 }
 
 // NewRegistry returns a registry holding libs.
@@ -98,13 +100,24 @@ func (r *Registry) Add(l Library) error {
 	if _, dup := r.libs[name]; dup {
 		return fmt.Errorf("kernel: library %q registered twice", name)
 	}
+	fns := l.Methods()
+	names := make([]string, 0, len(fns))
+	for m := range fns {
+		names = append(names, m)
+	}
+	sort.Strings(names)
 	ms := map[string]method{}
-	for m, fn := range l.Methods() {
-		ms[m] = method{library: name, name: m, fn: fn}
+	for _, m := range names {
+		id := MethodID(len(r.methods))
+		ms[m] = method{id: id, library: name, name: m, fn: fns[m]}
+		r.methods = append(r.methods, MethodInfo{ID: id, Library: name, Method: m})
 	}
 	r.libs[name] = ms
 	return nil
 }
+
+// Methods returns every registered method, in MethodID order.
+func (r *Registry) Methods() []MethodInfo { return append([]MethodInfo(nil), r.methods...) }
 
 // Libraries returns the registered library names, sorted.
 func (r *Registry) Libraries() []string {

@@ -37,6 +37,8 @@ type Node struct {
 	res       schema.Result
 	req       schema.Request
 	job       Job
+	method    method   // the running job's method (id NoMethod before it is known)
+	event     JobEvent // reused for Observer
 	lastHK    time.Time
 	stalled   uint64 // head position seen stalled at last housekeeping
 

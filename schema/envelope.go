@@ -76,6 +76,7 @@ const (
 	ErrorInternal          = ErrorKind_internal
 	ErrorResourceExhausted = ErrorKind_resourceExhausted
 	ErrorInvalidInput      = ErrorKind_invalidInput
+	ErrorUnavailable       = ErrorKind_libraryUnavailable
 )
 
 // Struct sizes of job.capnp, in 64-bit words. They must match the

@@ -244,7 +244,7 @@ func TestErrorKindNames(t *testing.T) {
 		ErrorInvalidReference: "invalidReference", ErrorInputTooLarge: "inputTooLarge",
 		ErrorOutputTooLarge: "outputTooLarge", ErrorDeadlineExceeded: "deadlineExceeded",
 		ErrorLibraryFailed: "libraryFailed", ErrorInternal: "internal", ErrorResourceExhausted: "resourceExhausted",
-		ErrorInvalidInput: "invalidInput",
+		ErrorInvalidInput: "invalidInput", ErrorUnavailable: "libraryUnavailable",
 	} {
 		if k.String() != want {
 			t.Errorf("ErrorKind(%d).String() = %q, want %q", k, k.String(), want)

@@ -70,6 +70,7 @@ enum ErrorKind {
   internal @10;
   resourceExhausted @11;
   invalidInput @12;     # the input is not what the method takes: corrupt, truncated, a decompression bomb
+  libraryUnavailable @13; # the library's circuit breaker is open (it failed too often lately): retry later
 }
 
 struct JobResult {
