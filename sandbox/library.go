@@ -92,6 +92,9 @@ func (l *Library) Stats() LibraryStats {
 		BytesMapped: l.stats.mapped.Load(), BytesCopied: l.stats.copied.Load(), OutputMapsKept: l.stats.kept.Load()}
 }
 
+// PoolStats returns the library's instance pool's counters.
+func (l *Library) PoolStats() PoolStats { return l.pool.Stats() }
+
 // Errors of NewLibrary, compare with errors.Is.
 var ErrNotAGuest = errors.New("sandbox: module does not implement the INOS guest ABI")
 

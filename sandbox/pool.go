@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -139,6 +140,29 @@ type Pool struct {
 	// randomness for keys and nonces. WASI's random_get stays wazero's
 	// deterministic source whatever this is (see LibraryConfig.Random).
 	entropy io.Reader
+
+	created, discarded atomic.Uint64
+}
+
+// PoolStats describes a pool's instances.
+type PoolStats struct {
+	Live, Idle         int    // instances alive (idle or running a call), idle ones
+	Created, Discarded uint64 // since the pool was made (a trap or an exit discards)
+	// MemoryBytes is the linear memory the idle instances hold (what the
+	// guests grew to; their windows' producer pages are not in it).
+	MemoryBytes uint64
+}
+
+// Stats returns the pool's counters.
+func (p *Pool) Stats() PoolStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := PoolStats{Idle: len(p.idle), Created: p.created.Load(), Discarded: p.discarded.Load()}
+	s.Live = int(s.Created - s.Discarded)
+	for _, inst := range p.idle {
+		s.MemoryBytes += uint64(len(inst.mem.Bytes()))
+	}
+	return s
 }
 
 type instance struct {
@@ -221,6 +245,7 @@ func (p *Pool) instantiate(ctx context.Context) (inst *instance, err error) {
 		}
 		return nil, fmt.Errorf("sandbox: instantiate %q: %w", p.m.Library, err)
 	}
+	p.created.Add(1)
 	inst = &instance{mod: mod, stderr: &stderr, mem: alloc.got, entropy: p.entropy}
 	p.e.instances.Store(mod, inst)
 	if inst.mem == nil {
@@ -281,6 +306,7 @@ func (p *Pool) get(ctx context.Context) (*instance, error) {
 // discard closes an instance that must not run again; a new one is made on
 // demand.
 func (p *Pool) discard(ctx context.Context, inst *instance) {
+	p.discarded.Add(1)
 	p.e.instances.Delete(inst.mod)
 	inst.mod.Close(ctx)
 }
