@@ -1,6 +1,6 @@
 # INOS node. `make demo` and `make test` do all set-up themselves on a fresh
-# Debian machine with Go 1.26 (they install Debian's capnproto and capnpc-go
-# when missing).
+# Debian machine with Go 1.26 (they install Debian's capnproto, capnpc-go and
+# prometheus when missing).
 GO      ?= go
 TOOLS   := $(CURDIR)/.tools/bin
 export PATH := $(TOOLS):$(PATH)
@@ -24,8 +24,11 @@ build:
 demo: build
 	./bin/inos demo
 
+# capnp (the schema tests' reference tool), capnpc-go, and Debian's
+# prometheus package (promtool and a real server scrape the node in ops' tests).
 tools:
 	@scripts/capnp-tools.sh
+	@scripts/apt-ensure.sh promtool:prometheus
 
 generate:
 	@scripts/generate.sh
