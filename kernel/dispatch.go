@@ -69,7 +69,7 @@ func (n *Node) handle(ctx context.Context, e *ring.Entry, start time.Time) time.
 	if o := n.cfg.Observer; o != nil {
 		ev := &n.event
 		*ev = JobEvent{Method: n.method.id, Library: n.method.library, MethodName: n.method.name, Kind: res.ErrorKind,
-			QueueNs: res.QueueNs, ExecNs: res.ExecNs, FuelUsed: res.FuelUsed,
+			QueueNs: res.QueueNs, ExecNs: res.ExecNs, FuelUsed: res.FuelUsed, Ran: n.ran,
 			InputBytes: n.req.Input.Length, OutputBytes: res.Output.Length}
 		if sub := n.req.SubmitUnixNs; sub > 0 {
 			if now := time.Now().UnixNano(); now > sub {
@@ -85,7 +85,7 @@ func (n *Node) handle(ctx context.Context, e *ring.Entry, start time.Time) time.
 func (n *Node) run(ctx context.Context, owner arena.Owner, msg []byte, tag uint64, now time.Time) (schema.Ref, *Error) {
 	req := &n.req
 	n.job.FuelUsed = 0
-	n.method = method{id: NoMethod}
+	n.method, n.ran = method{id: NoMethod}, false
 	// Walk every pointer first, known or not: nothing nested deeper, larger
 	// or stranger than the limits allow rides along in fields we skip.
 	if err := schema.Walk(msg, n.cfg.Decode); err != nil {
@@ -119,16 +119,16 @@ func (n *Node) run(ctx context.Context, owner arena.Owner, msg []byte, tag uint6
 		return schema.Ref{}, lerr
 	}
 	n.method = m
-	if g := n.cfg.Gate; g != nil {
-		if err := g.Admit(m.id); err != nil {
-			return schema.Ref{}, err
-		}
-	}
 	var deadline time.Time
 	if req.DeadlineUnixNs != 0 {
 		deadline = time.Unix(0, req.DeadlineUnixNs)
 		if !now.Before(deadline) {
 			return schema.Ref{}, errorf(schema.ErrorDeadlineExceeded, "deadline passed %v before the job started", now.Sub(deadline))
+		}
+	}
+	if g := n.cfg.Gate; g != nil {
+		if err := g.Admit(m.id); err != nil {
+			return schema.Ref{}, err
 		}
 	}
 	// The Job lives in the node and is reused: a method must not keep it.
@@ -139,6 +139,7 @@ func (n *Node) run(ctx context.Context, owner arena.Owner, msg []byte, tag uint6
 		Deadline: deadline, Limits: req.Limits,
 		InputBlock: inBlock, OutputBlock: outBlock, Region: n.region,
 	}
+	n.ran = true
 	out, err := callMethod(ctx, m.fn, job)
 	if err != nil {
 		var ke *Error

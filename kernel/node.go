@@ -38,9 +38,11 @@ type Node struct {
 	req       schema.Request
 	job       Job
 	method    method   // the running job's method (id NoMethod before it is known)
+	ran       bool     // whether the running job's method was called
 	event     JobEvent // reused for Observer
 	lastHK    time.Time
-	stalled   uint64 // head position seen stalled at last housekeeping
+	beat      atomic.Int64 // lastHK in Unix nanoseconds, for Heartbeat
+	stalled   uint64       // head position seen stalled at last housekeeping
 
 	stats counters
 
@@ -228,10 +230,21 @@ func (n *Node) HeapStats() arena.Stats { return n.arena.Stats() }
 // InboxDepth returns the number of entries waiting in the inbox.
 func (n *Node) InboxDepth() int { return n.inbox.Len() }
 
+// Heartbeat returns when the dispatcher last did its housekeeping (every
+// Config.Housekeeping while it runs; zero before it starts): a health check
+// can tell a live dispatcher from a stuck one. Safe from any goroutine.
+func (n *Node) Heartbeat() time.Time {
+	if ns := n.beat.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
+
 // housekeep records the heartbeat, reclaims dead or departed producers and
 // compacts the heap when it is fragmented.
 func (n *Node) housekeep() {
 	n.lastHK = time.Now()
+	n.beat.Store(n.lastHK.UnixNano())
 	n.region.Heartbeat()
 	if n.arena.NeedsCompaction() {
 		st := n.arena.Compact(n.cfg.CompactBytes)

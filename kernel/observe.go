@@ -44,8 +44,12 @@ type JobEvent struct {
 	// execution, ExecNs the execution, TotalNs from submit to the result's
 	// publication (0 when the producer gave no submit time).
 	QueueNs, ExecNs, TotalNs uint64
-	FuelUsed                 uint64
-	InputBytes, OutputBytes  uint64
+	// Ran says whether the method was called: false for a job refused
+	// before (a bad envelope, an unknown method, a deadline that passed in
+	// the queue, an open breaker), whose error is not the library's doing.
+	Ran                     bool
+	FuelUsed                uint64
+	InputBytes, OutputBytes uint64
 }
 
 // Observers fans an event out to several observers, in order.
