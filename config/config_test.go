@@ -47,7 +47,7 @@ func mustWrite(t *testing.T, c Config) string {
 func TestLoad(t *testing.T) {
 	for _, tc := range []struct {
 		name, file, err string
-		check      func(Config) bool
+		check           func(Config) bool
 	}{
 		{"partial", "[node]\nregion = \"n1\"\nheap_mib = 64\n[slo.latency_overrides]\n\"image.resize\" = \"2s\"\n", "",
 			func(c Config) bool {

@@ -71,7 +71,7 @@ type Library struct {
 }
 
 type libraryStats struct {
-	jobs, failed, mapped, copied, kept atomic.Uint64
+	jobs, failed, mapped, copied, kept, bulk atomic.Uint64
 }
 
 // LibraryStats counts a library's jobs and the bytes of their buffers that
@@ -80,6 +80,11 @@ type libraryStats struct {
 type LibraryStats struct {
 	Jobs, Failed             uint64
 	BytesMapped, BytesCopied uint64
+	// BulkBytesCopied is the part of BytesCopied copied 4 KiB or more at a
+	// time: zero on the mapped path, whose copies are the sub-page edges
+	// of buffers that do not start or end on a page (at most 4095 bytes
+	// each); all of a CopyBuffers library's copies.
+	BulkBytesCopied uint64
 	// OutputMapsKept counts jobs whose output buffer was the one already
 	// mapped in the instance's output window by its previous job: nothing
 	// was mapped again (see Library).
@@ -89,7 +94,8 @@ type LibraryStats struct {
 // Stats returns the library's counters.
 func (l *Library) Stats() LibraryStats {
 	return LibraryStats{Jobs: l.stats.jobs.Load(), Failed: l.stats.failed.Load(),
-		BytesMapped: l.stats.mapped.Load(), BytesCopied: l.stats.copied.Load(), OutputMapsKept: l.stats.kept.Load()}
+		BytesMapped: l.stats.mapped.Load(), BytesCopied: l.stats.copied.Load(), OutputMapsKept: l.stats.kept.Load(),
+		BulkBytesCopied: l.stats.bulk.Load()}
 }
 
 // PoolStats returns the library's instance pool's counters.
@@ -264,9 +270,14 @@ func (w *window) edges(from, to uint64) (a0, a1, b0, b1 uint64) {
 	return
 }
 
+func (l *Library) countCopy(total, bulk uint64) {
+	l.stats.copied.Add(total)
+	l.stats.bulk.Add(bulk)
+}
+
 // copyEdges copies the unmapped parts of [from, to) between the region and
 // the guest's memory (in: into the guest) and returns the bytes copied.
-func (w *window) copyEdges(from, to uint64, mem, region []byte, in bool) uint64 {
+func (w *window) copyEdges(from, to uint64, mem, region []byte, in bool) (total, bulk uint64) {
 	a0, a1, b0, b1 := w.edges(from, to)
 	for _, r := range [2][2]uint64{{a0, a1}, {b0, b1}} {
 		if r[1] <= r[0] {
@@ -278,8 +289,11 @@ func (w *window) copyEdges(from, to uint64, mem, region []byte, in bool) uint64 
 		} else {
 			copy(region[r[0]:r[1]], g)
 		}
+		if n := r[1] - r[0]; n >= 4096 {
+			bulk += n
+		}
 	}
-	return a1 - a0 + b1 - b0
+	return a1 - a0 + b1 - b0, bulk
 }
 
 // run is every method of the library.
@@ -342,7 +356,7 @@ func (l *Library) runJob(ctx context.Context, job *kernel.Job) (schema.Ref, erro
 		l.pool.discard(ctx, inst) // its memory goes, with the input's mapping
 		return schema.Ref{}, &kernel.Error{Kind: schema.ErrorInternal, Msg: err.Error()}
 	}
-	l.stats.copied.Add(in.copyEdges(in.off, in.end, mem, region, true))
+	l.countCopy(in.copyEdges(in.off, in.end, mem, region, true))
 
 	// The frame.
 	h := mem[frame : frame+abi.HeaderSize]
@@ -371,7 +385,7 @@ func (l *Library) runJob(ctx context.Context, job *kernel.Job) (schema.Ref, erro
 		outLen = uint64(rep.OutputLen)
 		msg = guestMessage(inst, rep.MessagePtr, rep.MessageLen)
 		if status == abi.StatusOK && outLen <= outCap {
-			l.stats.copied.Add(out.copyEdges(out.off, out.off+outLen, mem, region, false))
+			l.countCopy(out.copyEdges(out.off, out.off+outLen, mem, region, false))
 		}
 	}
 	rerr := errors.Join(l.unmapWindow(inst, &in), l.scrubEdges(inst, &out))

@@ -3,6 +3,8 @@
 //	inos run     --region NAME         the node, until SIGTERM/SIGINT
 //	inos submit  --region NAME ...     one job from files
 //	inos demo                          a node and a producer: the image and crypto libraries at work
+//	inos stats   --region NAME         a running node's latency percentiles, SLOs, breakers
+//	inos config                        the config file's settings and defaults
 //	inos bench ring [--json] [--quick] the transport benchmark
 //	inos bench arena [--json] [--quick] the shared-heap allocator benchmark
 package main
@@ -25,7 +27,9 @@ func commands() []command {
 		{"run", "run the node on a shared region until SIGTERM", cmdRun, false},
 		{"submit", "submit one job from files and print its result", cmdSubmit, false},
 		{"demo", "start a node and a producer, run the image and crypto libraries, print latency per method", cmdDemo, false},
-		{"bench", "run a benchmark scenario (ring, arena)", cmdBench, false},
+		{"stats", "attach to a running node: latency percentiles per method, SLOs, breakers (--plot FILE.svg)", cmdStats, false},
+		{"config", "print the config file with every setting's default and documentation", cmdConfig, false},
+		{"bench", "run a benchmark scenario (ring, arena, sandbox, zerocopy)", cmdBench, false},
 		{"demo-producer", "one producer process of the demo", cmdDemoProducer, true},
 		{"bench-uds-server", "the Unix-socket echo server of the ring benchmark", cmdUDSServer, true},
 		{"bench-sandbox-node", "the node of the sandbox benchmark", cmdSandboxNode, true},

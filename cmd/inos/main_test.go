@@ -10,6 +10,8 @@ import (
 	_ "image/jpeg" // the checks decode the outputs
 	_ "image/png"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,10 +20,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/inos-node/node/bench"
 	"github.com/inos-node/node/bench/copyprobe"
 	"github.com/inos-node/node/client"
 	"github.com/inos-node/node/guests/imagelib/sample"
+	"github.com/inos-node/node/schema"
 )
 
 // TestMain lets the tests run this test binary as the inos command
@@ -262,5 +267,152 @@ func TestZeroCopyProof(t *testing.T) {
 	}
 	if rows != 30 { // 5 payload sizes × 3 jobs × 2 paths
 		t.Fatalf("%d rows, want 30", rows)
+	}
+}
+
+// freeAddr returns a loopback address no one listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestRunObservability starts `inos run` with its HTTP endpoint and HDR
+// logs, pushes jobs through it, and checks what operators read: /readyz and
+// /healthz, /metrics, `inos stats` (the percentile table, the SLOs, the
+// breakers, the chart), the HdrHistogram log, and a circuit breaker that
+// opens on failing jobs and refuses the next one at once.
+func TestRunObservability(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node")
+	}
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	region := fmt.Sprintf("obs-%d", os.Getpid())
+	cfgFile := filepath.Join(dir, "inos.toml")
+	// A config file, with flags over it: the breaker opens after 5 of 10.
+	if err := os.WriteFile(cfgFile, []byte("[breaker]\nwindow = 10\nmin_jobs = 5\ncooldown = \"1m\"\n[metrics]\ninterval = \"1s\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	node := inos("run", "--config", cfgFile, "--region", region, "--heap-mib", "128", "--log-level", "warn",
+		"--cache-dir", filepath.Join(dir, "cache"), "--metrics-addr", addr, "--hdr-log-dir", filepath.Join(dir, "hlog"))
+	node.Stderr = os.Stderr
+	if err := node.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		node.Process.Signal(syscall.SIGTERM)
+		node.Wait()
+	})
+	get := func(path string) (int, string) {
+		r, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer r.Body.Close()
+		b, _ := io.ReadAll(r.Body)
+		return r.StatusCode, string(b)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		code, body := get("/readyz")
+		if code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz: %d %s", code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, body := get("/healthz"); code != http.StatusOK {
+		t.Fatalf("/healthz: %d %s", code, body)
+	}
+	c, err := client.Attach(region, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	in, _ := c.Alloc(64 << 10)
+	out, _ := c.Alloc(64)
+	ctx := context.Background()
+	for i := 0; i < 25; i++ {
+		r, err := c.Call(ctx, client.Job{Library: "crypto", Method: "sha256", Input: in.Ref, Output: out.Ref})
+		if err != nil || r.Err() != nil {
+			t.Fatal(err, r.Err())
+		}
+	}
+	// Jobs that run out of fuel fail through the library: the breaker opens.
+	var last client.Result
+	for i := 0; i < 6; i++ {
+		last, err = c.Call(ctx, client.Job{Library: "bench", Method: "work", Params: []byte(`{"rounds":100000000}`), Output: out.Ref, Limits: schema.JobLimits{MaxFuel: 100_000}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if last.Kind != schema.ErrorUnavailable || !strings.Contains(last.Message, "circuit breaker") {
+		t.Fatalf("after 5 failures: %v %q, want libraryUnavailable from the breaker", last.Kind, last.Message)
+	}
+	t.Logf("refused: %s", last.Message)
+
+	code, body := get("/metrics")
+	for _, want := range []string{
+		`inos_jobs_total{library="crypto",method="sha256",outcome="ok"} 25`,
+		`inos_jobs_total{library="bench",method="work",outcome="resourceExhausted"} 5`,
+		`inos_breaker_state{library="bench"} 2`,
+		`inos_job_duration_seconds_count{library="crypto",method="sha256",stage="exec"} 25`,
+		`inos_guest_instances{library="image",state="idle"} 1`,
+	} {
+		if code != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("/metrics (%d) lacks %s", code, want)
+		}
+	}
+
+	plot := filepath.Join(dir, "latency.svg")
+	var stdout, stderr bytes.Buffer
+	st := inos("stats", "--region", region, "--plot", plot)
+	st.Stdout, st.Stderr = &stdout, &stderr
+	if err := st.Run(); err != nil {
+		t.Fatalf("inos stats: %v\n%s", err, stderr.String())
+	}
+	for _, want := range []string{"crypto.sha256", "Percentile TotalCount 1/(1-Percentile)", "#[Max", "latency_p95", "bench      open"} {
+		if !strings.Contains(stdout.String(), want) && !strings.Contains(stdout.String(), strings.ReplaceAll(want, "latency_p95", "p95")) {
+			t.Errorf("inos stats output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	if b, err := os.ReadFile(plot); err != nil || !strings.Contains(string(b), "<svg") {
+		t.Errorf("chart: %v", err)
+	}
+
+	// The HDR interval log: the node writes one every metrics interval.
+	time.Sleep(1500 * time.Millisecond)
+	logs, _ := filepath.Glob(filepath.Join(dir, "hlog", "*.hlog"))
+	if len(logs) == 0 {
+		t.Fatal("no HDR interval log")
+	}
+	f, err := os.Open(logs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := hdrhistogram.NewHistogramLogReader(f)
+	var count int64
+	for {
+		h, err := r.NextIntervalHistogram()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h == nil {
+			break
+		}
+		if h.Tag() == "crypto.sha256.exec" {
+			count += h.TotalCount()
+		}
+	}
+	if count != 25 {
+		t.Errorf("the HDR log holds %d crypto.sha256 exec samples, want 25", count)
 	}
 }
