@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/inos-node/node/breaker"
@@ -238,7 +239,9 @@ type observability struct {
 	tracker   *slo.Tracker
 	hlog      *metrics.LogWriter
 	observers kernel.Observers
-	copied    uint64 // sandbox bytes copied at the last interval
+	copied    uint64 // sandbox bulk bytes copied at the last interval
+	// pending holds latencies carried over until there are enough to judge.
+	pending map[kernel.MethodID]*hdrhistogram.Histogram
 }
 
 func (o *observability) Name() string { return "node" }
@@ -249,6 +252,7 @@ func (o *observability) Methods() map[string]kernel.Method {
 
 func (o *observability) init(methods []kernel.MethodInfo) error {
 	o.rec = metrics.NewRecorder(methods)
+	o.pending = map[kernel.MethodID]*hdrhistogram.Histogram{}
 	o.prom = ops.NewJobMetrics(methods)
 	o.observers = kernel.Observers{o.rec, o.prom}
 	if b := o.cfg.Breaker; b.Enabled {
@@ -322,15 +326,27 @@ func (o *observability) interval() {
 	ms := make([]slo.MethodInterval, 0, len(iv))
 	for i := range iv {
 		s := &iv[i]
-		h, _ := s.Latency()
-		mi := slo.MethodInterval{Library: s.Library, Method: s.Method, Jobs: s.Jobs, OK: s.OK}
+		mi := slo.MethodInterval{Library: s.Library, Method: s.Method, OK: s.OK}
 		for k, n := range s.Errors {
 			if breaker.Classify(k) == breaker.Failure {
 				mi.Failed += n
 			}
 		}
-		if h != nil {
-			mi.P50, mi.P95, mi.P99 = time.Duration(h.ValueAtQuantile(50)), time.Duration(h.ValueAtQuantile(95)), time.Duration(h.ValueAtQuantile(99))
+		// A p95 needs samples: an operation's latency is carried over
+		// intervals until it has SLO.MinJobs of them, so that slow,
+		// rare operations are judged too.
+		if h, _ := s.Latency(); h != nil {
+			acc := o.pending[s.ID]
+			if acc == nil {
+				acc = metrics.NewHistogram()
+				o.pending[s.ID] = acc
+			}
+			acc.Merge(h)
+			mi.Jobs = uint64(acc.TotalCount())
+			if mi.Jobs >= uint64(o.cfg.SLO.MinJobs) {
+				mi.P50, mi.P95, mi.P99 = time.Duration(acc.ValueAtQuantile(50)), time.Duration(acc.ValueAtQuantile(95)), time.Duration(acc.ValueAtQuantile(99))
+				delete(o.pending, s.ID)
+			}
 		}
 		ms = append(ms, mi)
 	}

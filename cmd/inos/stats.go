@@ -107,8 +107,11 @@ func cmdStats(args []string) error {
 		fmt.Fprintln(tw, "  objective\ttarget\tvalue\tstatus")
 		for _, l := range d.Extra.SLO {
 			status := "ok"
-			if !l.OK {
+			switch {
+			case !l.OK:
 				status = "VIOLATED"
+			case l.Value == "n/a" || strings.HasPrefix(l.Target, "warming up"):
+				status = "not judged yet"
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", l.Name, l.Target, l.Value, status)
 		}
