@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -41,6 +42,13 @@ const (
 var palette = [...]string{"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
 	"#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"}
 
+// dashes tell apart series that share a colour (more than ten).
+var dashes = [...]string{"", "7 4", "2 3"}
+
+// legendInsideMax is the most series whose legend fits inside the plot
+// area; more go in a legend below it, and the chart grows to hold it.
+const legendInsideMax = 6
+
 const fontFamily = `system-ui, -apple-system, &quot;Segoe UI&quot;, Roboto, Helvetica, Arial, sans-serif`
 
 // WritePlot draws latency by percentile, HdrHistogram's plotter view: the x
@@ -71,6 +79,7 @@ type point struct{ x, y float64 } // x: log10(1/(1-p)); y: ms
 type line struct {
 	name   string
 	color  string
+	dash   string // stroke-dasharray: palette colours repeat with another dash pattern
 	pts    []point
 	count  int64
 	p50    int64
@@ -97,7 +106,7 @@ func layoutPlot(series []Series) *plot {
 	var maxCount int64
 	ylo, yhi := math.Inf(1), math.Inf(-1)
 	for i, s := range series {
-		l := line{name: s.Name, color: palette[i%len(palette)]}
+		l := line{name: s.Name, color: palette[i%len(palette)], dash: dashes[(i/len(palette))%len(dashes)]}
 		h := s.Hist
 		if h == nil || h.TotalCount() == 0 {
 			l.noData = true
@@ -223,8 +232,14 @@ func esc(s string) string {
 func (p *plot) svg(w *bufio.Writer) {
 	f := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
 	f(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
-	f(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="%s">`+"\n",
-		plotW, plotH, plotW, plotH, fontFamily)
+	const rowH, pad = 19.0, 10.0
+	below := len(p.lines) > legendInsideMax
+	height := float64(plotH)
+	if below {
+		height += rowH*float64(len(p.lines)+1) + pad + 16
+	}
+	f(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%.0f" viewBox="0 0 %d %.0f" font-family="%s">`+"\n",
+		plotW, height, plotW, height, fontFamily)
 	f(`<rect width="100%%" height="100%%" fill="#ffffff"/>` + "\n")
 	// Title and subtitle.
 	f(`<text x="%d" y="32" font-size="20" font-weight="600" fill="#222">Latency by percentile distribution</text>`+"\n", marginL)
@@ -287,7 +302,11 @@ func (p *plot) svg(w *bufio.Writer) {
 		if len(l.pts) == 0 {
 			continue
 		}
-		f(`<polyline stroke="%s" points="`, l.color)
+		if l.dash != "" {
+			f(`<polyline stroke="%s" stroke-dasharray="%s" points="`, l.color, l.dash)
+		} else {
+			f(`<polyline stroke="%s" points="`, l.color)
+		}
 		for i, pt := range l.pts {
 			if i > 0 {
 				f(" ")
@@ -301,10 +320,11 @@ func (p *plot) svg(w *bufio.Writer) {
 	f("</g>\n")
 
 	// Legend: top left inside the plot, where percentile curves, rising
-	// to the right, leave room. It is a small table: name, then count,
-	// p50, p99 and max right-aligned in columns.
+	// to the right, leave room, or below the plot when there are many. It
+	// is a small table: name, then count, p50, p99 and max right-aligned
+	// in columns.
 	if len(p.lines) > 0 {
-		const rowH, pad, charW, swatch = 19.0, 10.0, 6.9, 22.0
+		const charW, swatch = 6.9, 22.0
 		cols := [...]string{"n", "p50", "p99", "max"}
 		const colW = 64.0
 		nameW := 0.0
@@ -318,6 +338,9 @@ func (p *plot) svg(w *bufio.Writer) {
 			cells[i] = [4]string{strconv.FormatInt(l.count, 10), FormatNs(l.p50), FormatNs(l.p99), FormatNs(l.max)}
 		}
 		lx, ly := p.plotLeft+14, p.plotTop+12
+		if below {
+			lx, ly = p.plotLeft, float64(plotH)+4
+		}
 		nameX := lx + pad + swatch + 8
 		colX := nameX + nameW + 12 // left edge of the first number column
 		width := colX + colW*float64(len(cols)) + pad - lx
@@ -331,8 +354,8 @@ func (p *plot) svg(w *bufio.Writer) {
 		}
 		for i, l := range p.lines {
 			y := hy + rowH*float64(i+1)
-			f(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="3" stroke-linecap="round"/>`+"\n",
-				lx+pad, y, lx+pad+swatch, y, l.color)
+			f(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="3" stroke-linecap="round" stroke-dasharray="%s"/>`+"\n",
+				lx+pad, y, lx+pad+swatch, y, l.color, cmp.Or(l.dash, "none"))
 			f(`<text x="%.1f" y="%.1f" dominant-baseline="middle">%s</text>`+"\n", nameX, y, esc(l.name))
 			for j, c := range cells[i] {
 				if c != "" {
