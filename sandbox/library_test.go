@@ -6,9 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -17,11 +14,11 @@ import (
 
 	"github.com/inos-node/node/client"
 	"github.com/inos-node/node/guests/wasm"
+	"github.com/inos-node/node/internal/nodetest"
 	"github.com/inos-node/node/kernel"
 	"github.com/inos-node/node/sandbox"
 	"github.com/inos-node/node/sandbox/internal/guesttest"
 	"github.com/inos-node/node/schema"
-	"github.com/inos-node/node/shm"
 )
 
 // testGuest builds the test guest in testdata/name.
@@ -43,7 +40,6 @@ var regionSeq atomic.Int64
 
 // rig is a node serving wasm libraries, and a producer attached to it.
 type rig struct {
-	node *kernel.Node
 	c    *client.Client
 	libs map[string]*sandbox.Library
 }
@@ -69,28 +65,7 @@ func newRig(t testing.TB, cfgs ...sandbox.LibraryConfig) *rig {
 		}
 		r.libs[cfg.Name] = l
 	}
-	name := fmt.Sprintf("sb%d-%d", os.Getpid(), regionSeq.Add(1))
-	wait := shm.WaitPolicy{Spin: 20 * time.Microsecond, Park: 10 * time.Millisecond}
-	n, err := kernel.New(kernel.Config{
-		Region: name, InboxCap: 64, OutboxCap: 64, MaxProducers: 4, HeapBytes: 64 << 20,
-		Wait: wait, Libraries: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		n.Run(runCtx)
-	}()
-	t.Cleanup(func() { cancel(); <-done; n.Close() })
-	c, err := client.Attach(name, client.Options{Wait: wait})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	r.node, r.c = n, c
+	r.c = nodetest.Start(t, reg, 64<<20)
 	return r
 }
 

@@ -7,9 +7,6 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"io"
-	"log/slog"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -20,9 +17,8 @@ import (
 	"github.com/inos-node/node/guests/imagelib"
 	"github.com/inos-node/node/guests/imagelib/sample"
 	"github.com/inos-node/node/guests/sdk"
-	"github.com/inos-node/node/kernel"
+	"github.com/inos-node/node/internal/nodetest"
 	"github.com/inos-node/node/schema"
-	"github.com/inos-node/node/shm"
 )
 
 // node is a node serving the built-in set in this process, and a producer.
@@ -41,28 +37,7 @@ func startNode(t *testing.T, only ...string) *node {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { set.Close(ctx) })
-	name := fmt.Sprintf("bi%d-%d", os.Getpid(), time.Now().UnixNano()%1e9)
-	wait := shm.WaitPolicy{Spin: 20 * time.Microsecond, Park: 10 * time.Millisecond}
-	n, err := kernel.New(kernel.Config{
-		Region: name, InboxCap: 64, OutboxCap: 64, MaxProducers: 4, HeapBytes: 256 << 20,
-		Wait: wait, Libraries: set.Registry, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		n.Run(runCtx)
-	}()
-	t.Cleanup(func() { cancel(); <-done; n.Close() })
-	c, err := client.Attach(name, client.Options{Wait: wait})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return &node{set: set, c: c}
+	return &node{set: set, c: nodetest.Start(t, set.Registry, 256<<20)}
 }
 
 // put copies b into a new shared buffer (as a producer writes its input).

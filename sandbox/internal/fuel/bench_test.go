@@ -40,57 +40,9 @@ func BenchmarkOverhead(b *testing.B) {
 			})
 		}
 	})
-	b.Run("libhash16MiB", func(b *testing.B) {
-		g := guests(b)
-		for _, tc := range []struct {
-			name string
-			wasm []byte
-		}{{"plain", g.library}, {"fuel", mustInstrument(b, g.library)}} {
-			b.Run(tc.name, func(b *testing.B) {
-				r := wasiRuntime(b)
-				m := newMeter(1<<40, 1<<62)
-				ctx := withMeter(m)
-				mod, err := r.InstantiateWithConfig(ctx, tc.wasm, wazero.NewModuleConfig().WithName("").WithStartFunctions("_initialize"))
-				if err != nil {
-					b.Fatal(err)
-				}
-				f := mod.ExportedFunction("hash")
-				if _, err := f.Call(ctx, 16<<20); err != nil {
-					b.Fatal(err)
-				}
-				for b.Loop() {
-					if _, err := f.Call(ctx, 16<<20); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
-		}
-	})
-	for _, fn := range []string{"spin", "spinptr"} {
-		b.Run("go"+fn+"10M", func(b *testing.B) {
-			g := guests(b)
-			for _, tc := range []struct {
-				name string
-				wasm []byte
-			}{{"plain", g.library}, {"fuel", mustInstrument(b, g.library)}} {
-				b.Run(tc.name, func(b *testing.B) {
-					r := wasiRuntime(b)
-					m := newMeter(1<<40, 1<<62)
-					ctx := withMeter(m)
-					mod, err := r.InstantiateWithConfig(ctx, tc.wasm, wazero.NewModuleConfig().WithName("").WithStartFunctions("_initialize"))
-					if err != nil {
-						b.Fatal(err)
-					}
-					f := mod.ExportedFunction(fn)
-					for b.Loop() {
-						if _, err := f.Call(ctx, 10_000_000); err != nil {
-							b.Fatal(err)
-						}
-					}
-				})
-			}
-		})
-	}
+	b.Run("libhash16MiB", func(b *testing.B) { libraryOverhead(b, "hash", 16<<20) })
+	b.Run("gospin10M", func(b *testing.B) { libraryOverhead(b, "spin", 10_000_000) })
+	b.Run("gospinptr10M", func(b *testing.B) { libraryOverhead(b, "spinptr", 10_000_000) })
 	b.Run("loop10M", func(b *testing.B) {
 		for _, tc := range []struct {
 			name string
@@ -113,6 +65,34 @@ func BenchmarkOverhead(b *testing.B) {
 			})
 		}
 	})
+}
+
+// libraryOverhead calls the Go library guest's export fn(arg), plain and
+// instrumented, after one call to warm it.
+func libraryOverhead(b *testing.B, fn string, arg uint64) {
+	g := guests(b)
+	for _, tc := range []struct {
+		name string
+		wasm []byte
+	}{{"plain", g.library}, {"fuel", mustInstrument(b, g.library)}} {
+		b.Run(tc.name, func(b *testing.B) {
+			r := wasiRuntime(b)
+			ctx := withMeter(newMeter(1<<40, 1<<62))
+			mod, err := r.InstantiateWithConfig(ctx, tc.wasm, wazero.NewModuleConfig().WithName("").WithStartFunctions("_initialize"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			f := mod.ExportedFunction(fn)
+			if _, err := f.Call(ctx, arg); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := f.Call(ctx, arg); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
 
 // BenchmarkInstrument measures the pass itself on the Go command guest.
