@@ -48,6 +48,9 @@ func (s *sandboxRun) libraryScenarios(ctx context.Context) error {
 	if s.o.Quick {
 		minJobs = 2
 	}
+	if !s.o.wants("image_pipeline") && !s.o.wants("blake3") && !s.o.wants("sha256") {
+		return nil
+	}
 	img := imagelib.Methods()
 	photo, err := sample.JPEG(pipelineW, pipelineH, 1, 90)
 	if err != nil {
@@ -79,8 +82,10 @@ func (s *sandboxRun) libraryScenarios(ctx context.Context) error {
 	} else {
 		s.o.Log.Info("vips not installed: the image pipeline runs without its libvips path (apt install libvips-tools)")
 	}
-	if err := s.compare(ctx, "image_pipeline", len(photo), paths, minJobs, dur); err != nil {
-		return err
+	if s.o.wants("image_pipeline") {
+		if err := s.compare(ctx, "image_pipeline", len(photo), paths, minJobs, dur); err != nil {
+			return err
+		}
 	}
 
 	big, err := s.c.Alloc(hashPayload)
@@ -99,6 +104,9 @@ func (s *sandboxRun) libraryScenarios(ctx context.Context) error {
 	crypto := cryptolib.Methods()
 	nativeDigest := make([]byte, 64)
 	for _, m := range []string{"blake3", "sha256"} {
+		if !s.o.wants(m) {
+			continue
+		}
 		paths := []benchPath{
 			s.guestPath(client.Job{Library: "crypto", Method: m, Input: big.Ref, Output: digest.Ref}),
 			nativePath("crypto."+m, crypto[m], `{}`, big.Bytes, nativeDigest),

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/inos-node/node/client"
 	"github.com/inos-node/node/guests/builtin"
+	"github.com/inos-node/node/guests/imagelib/sample"
 	"github.com/inos-node/node/guests/wasm"
 	"github.com/inos-node/node/kernel"
 	"github.com/inos-node/node/sandbox"
@@ -33,6 +35,13 @@ type SandboxOptions struct {
 	// NodeCommand starts the node (SandboxNode) in a child process; the
 	// region name is appended. Empty: the node runs in this process.
 	NodeCommand []string
+	// Scenarios, if not empty, are the scenarios to run (empty_call,
+	// payload, fuel, image_pipeline, blake3, sha256); default all.
+	Scenarios []string
+}
+
+func (o *SandboxOptions) wants(scenario string) bool {
+	return len(o.Scenarios) == 0 || slices.Contains(o.Scenarios, scenario)
 }
 
 // SandboxRow is one measurement of jobs through the node into a guest.
@@ -140,6 +149,9 @@ func SandboxNode(ctx context.Context, region, cacheDir string, log *slog.Logger)
 		cfgs = append(cfgs,
 			sandbox.LibraryConfig{Name: g.Name, Wasm: g.Wasm, Limits: lim, Random: g.Random},
 			sandbox.LibraryConfig{Name: g.Name + "-copy", Wasm: g.Wasm, Limits: lim, Random: g.Random, CopyBuffers: true})
+		if g.Name == "image" {
+			cfgs = append(cfgs, sandbox.LibraryConfig{Name: "image-nofuel", Wasm: g.Wasm, Limits: lim, Unmetered: true})
+		}
 	}
 	for _, cfg := range cfgs {
 		l, err := eng.NewLibrary(ctx, cfg)
@@ -233,11 +245,16 @@ func RunSandbox(ctx context.Context, o SandboxOptions, rep *SandboxReporter) err
 	// Empty call: the whole path through the node and a guest and back,
 	// against the node's host-side noop (the transport alone).
 	empty := client.Job{Library: "bench", Method: "empty"}
-	if err := s.pair("empty_call", 0, "shm", empty, "host", client.Job{Library: "noop", Method: "noop"}, false); err != nil {
-		return err
+	if o.wants("empty_call") {
+		if err := s.pair("empty_call", 0, "shm", empty, "host", client.Job{Library: "noop", Method: "noop"}, false); err != nil {
+			return err
+		}
 	}
 	// Payloads, mapped against copied.
 	for _, n := range sandboxPayloads {
+		if !o.wants("payload") {
+			break
+		}
 		in, err := c.Alloc(n)
 		if err != nil {
 			return err
@@ -273,12 +290,33 @@ func RunSandbox(ctx context.Context, o SandboxOptions, rep *SandboxReporter) err
 	for i := range in.Bytes {
 		in.Bytes[i] = byte(i)
 	}
+	// A real workload beside the micro-loop and the hash: a 1600×1200
+	// photo resized to 800×600 (Lanczos3, JPEG q85) by the image guest.
+	photo, err := sample.JPEG(1600, 1200, 2, 90)
+	if err != nil {
+		return err
+	}
+	pin, err := c.Alloc(len(photo))
+	if err != nil {
+		return err
+	}
+	defer c.Free(pin)
+	copy(pin.Bytes, photo)
+	pout, err := c.Alloc(4 << 20)
+	if err != nil {
+		return err
+	}
+	defer c.Free(pout)
 	for _, job := range []client.Job{
 		{Library: "bench", Method: "work", Params: []byte(`{"rounds":1000000}`), Output: out.Ref},
 		{Library: "bench", Method: "sha256", Input: in.Ref, Output: out.Ref},
+		{Library: "image", Method: "resize", Params: []byte(`{"width":800,"height":600,"filter":"lanczos3","format":"jpeg","quality":85}`), Input: pin.Ref, Output: pout.Ref},
 	} {
+		if !o.wants("fuel") {
+			break
+		}
 		nf := job
-		nf.Library = "bench-nofuel"
+		nf.Library += "-nofuel"
 		if err := s.pair("fuel", len(c.View(job.Input)), "fuel", job, "nofuel", nf, false); err != nil {
 			return err
 		}

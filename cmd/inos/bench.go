@@ -108,6 +108,7 @@ func cmdBenchSandbox(args []string) error {
 	dur := fs.Duration("duration", 0, "length of each measurement (default 2s; quick 400ms)")
 	cacheDir := fs.String("cache-dir", defaultCacheDir(), "wazero's compilation cache (\"\" for none)")
 	inProcess := fs.Bool("in-process", false, "run the node in this process instead of a child process")
+	scenarios := fs.String("scenarios", "", "comma-separated scenarios to run (empty_call,payload,fuel,image_pipeline,blake3,sha256; default all)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -119,6 +120,9 @@ func cmdBenchSandbox(args []string) error {
 	log, _ := newLogger("warn")
 	rep := bench.NewSandboxReporter(os.Stdout, *asJSON)
 	o := bench.SandboxOptions{Duration: *dur, Quick: *quick, CacheDir: *cacheDir, Log: log}
+	if *scenarios != "" {
+		o.Scenarios = strings.Split(*scenarios, ",")
+	}
 	where := "the node in this process"
 	if !*inProcess {
 		exe, err := os.Executable()
