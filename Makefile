@@ -14,7 +14,7 @@ FUZZ_TIME  ?= 10m
 FUZZ_TARGETS := $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' fuzz/*_test.go 2>/dev/null | sed 's|func |./fuzz:|') \
 	./sandbox/internal/fuel:FuzzFuel
 
-.PHONY: all build demo test vet unit fuzz-smoke fuzz soak generate check-generated guests check-guests tools bench clean
+.PHONY: all build demo test vet unit gpu-test fuzz-smoke fuzz soak generate check-generated guests check-guests tools bench clean
 
 all: build
 
@@ -24,11 +24,14 @@ build:
 demo: build
 	./bin/inos demo
 
-# capnp (the schema tests' reference tool), capnpc-go, and Debian's
-# prometheus package (promtool and a real server scrape the node in ops' tests).
+# capnp (the schema tests' reference tool), capnpc-go, Debian's prometheus
+# package (promtool and a real server scrape the node in ops' tests), and
+# the GPU library's Dawn build and Mesa's lavapipe (a Vulkan on the CPU) in
+# .tools/webgpu (scripts/webgpu.sh: checksum-verified, private folder).
 tools:
 	@scripts/capnp-tools.sh
 	@scripts/apt-ensure.sh promtool:prometheus
+	@scripts/webgpu.sh
 
 generate:
 	@scripts/generate.sh
@@ -46,6 +49,7 @@ check-guests:
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags webgpu ./gpu/...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.capnp\.go$$'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 
 unit:
@@ -57,8 +61,13 @@ fuzz-smoke:
 		$(GO) test $${t%%:*} -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZ_SMOKE) || exit 1; \
 	done
 
-test: tools check-generated check-guests vet unit fuzz-smoke
+test: tools check-generated check-guests vet unit gpu-test fuzz-smoke
 	$(GO) test -count=1 -race -timeout 10m ./ring ./shm ./kernel ./client
+
+# The gpu library's tests need its webgpu.h library and an adapter: Mesa's
+# lavapipe here (scripts/webgpu.sh), the GPU on a GPU machine.
+gpu-test:
+	. .tools/webgpu/env && $(GO) test -count=1 -tags webgpu -timeout 10m ./gpu/...
 
 fuzz: tools
 	@for t in $(FUZZ_TARGETS); do \
@@ -73,9 +82,11 @@ soak: build
 # command, installed here when missing (it runs without it otherwise).
 bench: build
 	-@scripts/apt-ensure.sh vips:libvips-tools
+	@scripts/webgpu.sh
 	./bin/inos bench ring
 	./bin/inos bench arena
 	./bin/inos bench sandbox
+	. .tools/webgpu/env && ./bin/inos bench gpu
 
 clean:
 	rm -rf bin .tools demo-out

@@ -15,13 +15,15 @@ import (
 
 	"github.com/inos-node/node/bench"
 	"github.com/inos-node/node/bench/copyprobe"
+	"github.com/inos-node/node/gpu"
 	"github.com/inos-node/node/shm"
 )
 
 const benchUsage = `usage: inos bench ring [--json] [--quick] [--duration D] [--transports shm,uds,chan] [--spin D]
        inos bench arena [--json] [--quick] [--ops N] [--arena-mib N] [--seed S] [--duration D]
        inos bench sandbox [--json] [--quick] [--duration D] [--cache-dir DIR]
-       inos bench zerocopy [--json] [--quick] [--jobs N] [--cache-dir DIR]`
+       inos bench zerocopy [--json] [--quick] [--jobs N] [--cache-dir DIR]
+       inos bench gpu [--json] [--quick] [--webgpu-lib FILE] [--peak-gbps N] [--link-gbps N]`
 
 func cmdBench(args []string) error {
 	if len(args) > 0 && args[0] == "arena" {
@@ -32,6 +34,9 @@ func cmdBench(args []string) error {
 	}
 	if len(args) > 0 && args[0] == "zerocopy" {
 		return cmdBenchZeroCopy(args[1:])
+	}
+	if len(args) > 0 && args[0] == "gpu" {
+		return cmdBenchGPU(args[1:])
 	}
 	if len(args) == 0 || args[0] != "ring" {
 		return errors.New(benchUsage)
@@ -171,6 +176,31 @@ func cmdBenchZeroCopy(args []string) error {
 	if errors.Is(err, copyprobe.ErrNotPermitted) {
 		return fmt.Errorf("%w\n(the probe needs root, or CAP_BPF and CAP_PERFMON)", err)
 	}
+	return err
+}
+
+func cmdBenchGPU(args []string) error {
+	fs := flag.NewFlagSet("bench gpu", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print one JSON object per line")
+	quick := fs.Bool("quick", false, "smaller sizes, fewer samples")
+	lib := fs.String("webgpu-lib", "", "the webgpu.h library (default $WEBGPU_LIB; scripts/webgpu.sh installs Dawn's)")
+	peak := fs.Float64("peak-gbps", 0, "the device's memory bandwidth, GB/s (default: 3350 on an H100)")
+	link := fs.Float64("link-gbps", 0, "the host link's bandwidth, GB/s (default: 63, PCIe 5.0 x16, on an H100)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	l, err := gpu.Open(context.Background(), gpu.Options{LibPath: *lib})
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	if !*asJSON {
+		i := l.Info()
+		fmt.Printf("inos bench gpu: %s (%s, %s, %s), %d CPUs beside it\n\n", i.Device, i.Description, i.Backend, i.Type, runtime.NumCPU())
+	}
+	rep := bench.NewGPUReporter(os.Stdout, *asJSON)
+	err = bench.RunGPU(l, bench.GPUOptions{Quick: *quick, PeakGBps: *peak, LinkGBps: *link}, rep)
+	rep.Flush()
 	return err
 }
 

@@ -1,0 +1,5 @@
+//go:build !cgo
+
+package gpu_test
+
+func cgoEnabled() bool { return false }
