@@ -40,6 +40,7 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 type Config struct {
 	Node    Node    `toml:"node" comment:"The node: its shared region, rings, heap and dispatcher."`
 	Guests  Guests  `toml:"guests" comment:"The built-in wasm libraries (image, crypto, bench)."`
+	GPU     GPU     `toml:"gpu" comment:"The host-side library gpu: WGSL compute through webgpu.h (Dawn or wgpu-native)."`
 	Metrics Metrics `toml:"metrics" comment:"Operators' view: HDR histograms, interval logs, Prometheus and health endpoints."`
 	SLO     SLO     `toml:"slo" comment:"Service-level objectives, checked every metrics interval; a violation is logged (warn),\ncounted (inos_slo_violations_total) and, with a webhook, posted as JSON."`
 	Breaker Breaker `toml:"breaker" comment:"A circuit breaker per library: after too many of its recent jobs fail through the\nlibrary's fault, its jobs are refused at once (libraryUnavailable) until a probe job succeeds."`
@@ -63,6 +64,12 @@ type Node struct {
 type Guests struct {
 	Enabled  bool   `toml:"enabled" comment:"Serve the built-in wasm guests beside the host-side echo and noop."`
 	CacheDir string `toml:"cache_dir" comment:"wazero's compilation cache (\"\" for none): with it a node starts in tens of milliseconds, without it in seconds."`
+}
+
+// GPU configures the gpu library.
+type GPU struct {
+	Enabled bool   `toml:"enabled" comment:"Serve the gpu library when a webgpu.h library and an adapter are found (else the node logs why and serves without it)."`
+	Lib     string `toml:"lib" comment:"The webgpu.h shared library (\"\": $WEBGPU_LIB, then the system's; scripts/webgpu.sh installs Dawn's in .tools/webgpu/lib)."`
 }
 
 // Metrics configures the metrics loop and the HTTP endpoint.
@@ -111,6 +118,7 @@ func Default() Config {
 			Housekeeping: Duration(100 * time.Millisecond), LogLevel: "info",
 		},
 		Guests: Guests{Enabled: true, CacheDir: cache},
+		GPU:    GPU{Enabled: true},
 		Metrics: Metrics{
 			Interval: Duration(10 * time.Second), LogRotate: Duration(time.Hour), LogMaxMiB: 64, LogKeep: 24,
 			HeartbeatOK: Duration(5 * time.Second),

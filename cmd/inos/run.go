@@ -18,6 +18,7 @@ import (
 
 	"github.com/inos-node/node/breaker"
 	"github.com/inos-node/node/config"
+	"github.com/inos-node/node/gpu"
 	"github.com/inos-node/node/guests/builtin"
 	"github.com/inos-node/node/kernel"
 	"github.com/inos-node/node/metrics"
@@ -68,6 +69,9 @@ func newRunFlags() *runFlags {
 	str("metrics-addr", "HOST:PORT for /metrics (Prometheus), /healthz and /readyz (\"\" for none)", "", func(c *config.Config) *string { return &c.Metrics.Addr })
 	dur("metrics-interval", "interval of the HDR interval logs and the SLO checks", d.Metrics.Interval, func(c *config.Config) *config.Duration { return &c.Metrics.Interval })
 	str("hdr-log-dir", "folder for HdrHistogram interval logs (\"\" for none)", "", func(c *config.Config) *string { return &c.Metrics.LogDir })
+	f.fs.Bool("gpu", d.GPU.Enabled, "serve the gpu library when a webgpu.h library and an adapter are found")
+	f.set["gpu"] = func(c *config.Config, v string) (err error) { c.GPU.Enabled, err = strconv.ParseBool(v); return }
+	str("webgpu-lib", "the webgpu.h shared library (default $WEBGPU_LIB)", "", func(c *config.Config) *string { return &c.GPU.Lib })
 	return f
 }
 
@@ -170,6 +174,19 @@ func cmdRun(args []string) error {
 	}
 	if err != nil {
 		return err
+	}
+	if c.GPU.Enabled {
+		g, gerr := gpu.Open(ctx, gpu.Options{LibPath: c.GPU.Lib})
+		if gerr != nil {
+			log.Warn("serving without the gpu library", "reason", gerr)
+		} else {
+			defer g.Close()
+			if err := reg.Add(g); err != nil {
+				return err
+			}
+			i := g.Info()
+			log.Info("gpu library", "device", i.Device, "backend", i.Backend, "type", i.Type)
+		}
 	}
 	o := &observability{cfg: c, started: start, log: log, guests: guests}
 	if err := reg.Add(o); err != nil { // the host-side library "node": method "stats"
