@@ -47,6 +47,20 @@ func inos(args ...string) *exec.Cmd {
 	return cmd
 }
 
+// startRun starts `inos run args...`, stopped with SIGTERM at the test's end.
+func startRun(t *testing.T, args ...string) {
+	t.Helper()
+	node := inos(append([]string{"run"}, args...)...)
+	node.Stderr = os.Stderr
+	if err := node.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		node.Process.Signal(syscall.SIGTERM)
+		node.Wait()
+	})
+}
+
 // TestSubmitEveryMethod starts `inos run` and submits a job for every
 // method of the image and crypto libraries with `inos submit`, from
 // files, with params as JSON (text and @FILE); bad jobs exit non-zero
@@ -57,15 +71,7 @@ func TestSubmitEveryMethod(t *testing.T) {
 	}
 	dir := t.TempDir()
 	region := fmt.Sprintf("submit-%d", os.Getpid())
-	node := inos("run", "--region", region, "--heap-mib", "128", "--log-level", "warn", "--cache-dir", filepath.Join(dir, "cache"))
-	node.Stderr = os.Stderr
-	if err := node.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		node.Process.Signal(syscall.SIGTERM)
-		node.Wait()
-	})
+	startRun(t, "--region", region, "--heap-mib", "128", "--log-level", "warn", "--cache-dir", filepath.Join(dir, "cache"))
 	c, err := bench.AttachRetry(context.Background(), region, client.Options{}, time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -298,16 +304,8 @@ func TestRunObservability(t *testing.T) {
 	if err := os.WriteFile(cfgFile, []byte("[breaker]\nwindow = 10\nmin_jobs = 5\ncooldown = \"1m\"\n[metrics]\ninterval = \"1s\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	node := inos("run", "--config", cfgFile, "--region", region, "--heap-mib", "128", "--log-level", "warn",
+	startRun(t, "--config", cfgFile, "--region", region, "--heap-mib", "128", "--log-level", "warn",
 		"--cache-dir", filepath.Join(dir, "cache"), "--metrics-addr", addr, "--hdr-log-dir", filepath.Join(dir, "hlog"))
-	node.Stderr = os.Stderr
-	if err := node.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		node.Process.Signal(syscall.SIGTERM)
-		node.Wait()
-	})
 	get := func(path string) (int, string) {
 		r, err := http.Get("http://" + addr + path)
 		if err != nil {
