@@ -29,7 +29,7 @@ func commands() []command {
 		{"demo", "start a node and a producer, run the image and crypto libraries, print latency per method", cmdDemo, false},
 		{"stats", "attach to a running node: latency percentiles per method, SLOs, breakers (--plot FILE.svg)", cmdStats, false},
 		{"config", "print the config file with every setting's default and documentation", cmdConfig, false},
-		{"bench", "run a benchmark scenario (ring, arena, sandbox, zerocopy)", cmdBench, false},
+		{"bench", "run a benchmark scenario (ring, arena, sandbox, zerocopy, gpu)", cmdBench, false},
 		{"demo-producer", "one producer process of the demo", cmdDemoProducer, true},
 		{"bench-uds-server", "the Unix-socket echo server of the ring benchmark", cmdUDSServer, true},
 		{"bench-sandbox-node", "the node of the sandbox benchmark", cmdSandboxNode, true},
