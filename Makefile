@@ -67,7 +67,7 @@ test: tools check-generated check-guests vet unit gpu-test fuzz-smoke
 # The gpu library's tests need its webgpu.h library and an adapter: Mesa's
 # lavapipe here (scripts/webgpu.sh), the GPU on a GPU machine.
 gpu-test:
-	. .tools/webgpu/env && $(GO) test -count=1 -tags webgpu -timeout 10m ./gpu/...
+	. .tools/webgpu/env && INOS_GPU_REQUIRED=1 $(GO) test -count=1 -tags webgpu -timeout 10m ./gpu/...
 
 fuzz: tools
 	@for t in $(FUZZ_TARGETS); do \

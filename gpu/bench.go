@@ -26,6 +26,9 @@ type BenchResult struct {
 	// Flops is the floating-point operations of one operation (matmul:
 	// 2·m·n·k).
 	Flops uint64
+	// Warmup is how long the kernel ran untimed before the samples, for
+	// the GPU's clocks to rise (saxpy, matmul; not on a CPU adapter).
+	Warmup time.Duration
 }
 
 // benchTimeout bounds one sample.
@@ -50,8 +53,9 @@ func (l *Library) BenchDispatch(samples int) (BenchResult, error) {
 }
 
 // BenchUpload times writing size bytes of host memory into a GPU buffer
-// (wgpuQueueWriteBuffer, then waiting for the queue). size is rounded up to
-// a multiple of 4.
+// the way jobs write their inputs (through the library's staging buffers,
+// transfer.go), then waiting for the queue. size is rounded up to a
+// multiple of 4. The first sample's bytes are read back and compared.
 func (l *Library) BenchUpload(size uint64, samples int) (BenchResult, error) {
 	if err := checkSamples(samples, 1); err != nil {
 		return BenchResult{}, err
@@ -62,7 +66,8 @@ func (l *Library) BenchUpload(size uint64, samples int) (BenchResult, error) {
 }
 
 // BenchReadback times reading size bytes of a GPU buffer back into host
-// memory: a copy into a mappable buffer, the map, the copy out of it.
+// memory the way jobs read their outputs: copies into the library's
+// mappable staging buffers, the maps, the copies out of them.
 func (l *Library) BenchReadback(size uint64, samples int) (BenchResult, error) {
 	if err := checkSamples(samples, 1); err != nil {
 		return BenchResult{}, err
@@ -74,7 +79,8 @@ func (l *Library) BenchReadback(size uint64, samples int) (BenchResult, error) {
 
 // BenchSaxpy times saxpy on n f32 elements resident on the device (x and y
 // uploaded once): each sample submits batch dispatches at once and waits
-// for them. Bytes is 12·n per dispatch (x, y read, the output written).
+// for them, after a warm-up (BenchResult.Warmup). Bytes is 12·n per
+// dispatch (x, y read, the output written).
 func (l *Library) BenchSaxpy(n uint64, batch, samples int) (BenchResult, error) {
 	if err := checkSamples(samples, batch); err != nil {
 		return BenchResult{}, err
@@ -88,7 +94,8 @@ func (l *Library) BenchSaxpy(n uint64, batch, samples int) (BenchResult, error) 
 }
 
 // BenchMatmul times the matmul kernel on resident m×k and k×n matrices:
-// each sample submits batch dispatches and waits. Flops is 2·m·n·k.
+// each sample submits batch dispatches and waits, after a warm-up.
+// Flops is 2·m·n·k.
 func (l *Library) BenchMatmul(m, n, k uint32, batch, samples int) (BenchResult, error) {
 	if err := checkSamples(samples, batch); err != nil {
 		return BenchResult{}, err

@@ -60,14 +60,19 @@
 // # Benchmarks
 //
 // BenchDispatch, BenchUpload, BenchReadback, BenchSaxpy and BenchMatmul
-// time the device's round trip, transfers and kernels on resident buffers
-// for inos bench gpu; they return host-timed samples and the bytes or
-// flops of each operation (BenchResult).
+// time the device's round trip, transfers (the jobs' own path) and kernels
+// on resident buffers for inos bench gpu; they return host-timed samples
+// and the bytes or flops of each operation (BenchResult). The kernels run
+// untimed first until the GPU's clocks have risen (BenchResult.Warmup).
 //
 // # Concurrency
 //
 // A Library runs one job at a time (the node's dispatcher calls it from
 // one goroutine; a mutex guards it against others, such as benchmarks).
 // The device and the built-in kernels' pipelines are made once and kept
-// across jobs; each job's buffers are released when it ends.
+// across jobs; each job's buffers are released when it ends. Inputs (but
+// on a CPU adapter) and outputs travel through staging buffers that are
+// kept too (four each way, growing to 16 MiB: at most 128 MiB of
+// host-visible memory), in chunks whose host copies overlap the DMA and
+// use up to 16 goroutines.
 package gpu

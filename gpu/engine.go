@@ -25,8 +25,11 @@ type engine struct {
 	openTimeout time.Duration
 	info        AdapterInfo
 	devLim      wgpu.Limits // the first device's
-	gen         *generation // nil after an abandon, until the next job
-	closed      bool
+	// stagedUploads: uploads go through the staging ring (transfer.go);
+	// not on a CPU adapter, where wgpuQueueWriteBuffer is faster.
+	stagedUploads bool
+	gen           *generation // nil after an abandon, until the next job
+	closed        bool
 
 	// Counters, read without the library's lock.
 	jobs, failed, timedOut, recreated atomic.Uint64
@@ -41,7 +44,13 @@ type generation struct {
 	dev      *wgpu.Device
 	pipes    map[string]*wgpu.ComputePipeline
 	resident map[string]*wgpu.Buffer
+	up, down ring // staging buffers for uploads and read-backs (transfer.go)
 	broken   bool // abandon it when the job ends
+}
+
+// kept is the number of the device's objects kept across jobs.
+func (g *generation) kept() int {
+	return len(g.pipes) + len(g.resident) + g.up.count() + g.down.count()
 }
 
 // loadLibrary loads the first webgpu.h implementation found.
@@ -104,6 +113,7 @@ func openEngine(o Options, lim Limits) (*engine, error) {
 		return nil, &UnavailableError{Reason: err.Error()}
 	}
 	e.gen = g
+	e.stagedUploads = info.Type != wgpu.AdapterCPU
 	e.info = AdapterInfo{
 		Vendor: info.Vendor, Architecture: info.Architecture, Device: info.Device, Description: info.Description,
 		Backend: info.Backend.String(), Type: info.Type.String(), VendorID: info.VendorID, DeviceID: info.DeviceID,
@@ -146,7 +156,9 @@ func (e *engine) newGeneration() (*generation, error) {
 		in.Release()
 		return nil, fmt.Errorf("adapter %q: %w", info.Device, err)
 	}
-	return &generation{in: in, ad: ad, dev: dev, pipes: map[string]*wgpu.ComputePipeline{}, resident: map[string]*wgpu.Buffer{}}, nil
+	return &generation{in: in, ad: ad, dev: dev, pipes: map[string]*wgpu.ComputePipeline{}, resident: map[string]*wgpu.Buffer{},
+		up:   ring{usage: wgpu.UsageMapWrite | wgpu.UsageCopySrc},
+		down: ring{usage: wgpu.UsageMapRead | wgpu.UsageCopyDst}}, nil
 }
 
 func backendName(b wgpu.Backend) string {
@@ -165,6 +177,8 @@ func (g *generation) release() {
 	for _, b := range g.resident {
 		b.Release()
 	}
+	g.up.release()
+	g.down.release()
 	g.dev.Release()
 	g.ad.Release()
 	g.in.Release()
@@ -452,11 +466,12 @@ func (e *engine) runOn(g *generation, d *dispatch) (err error) {
 	bind := func(b *wgpu.Buffer) {
 		entries = append(entries, wgpu.BufferBinding{Binding: uint32(len(entries)), Buffer: b})
 	}
+	var segs []segment
 	for _, in := range d.inputs {
 		b := dev.CreateBuffer(in.size, wgpu.UsageStorage|wgpu.UsageCopyDst)
 		objs = append(objs, b)
 		for _, p := range in.pieces {
-			writePadded(q, b, p.off, p.data)
+			segs = append(segs, segment{dst: b, off: p.off, data: p.data})
 		}
 		bind(b)
 	}
@@ -478,47 +493,36 @@ func (e *engine) runOn(g *generation, d *dispatch) (err error) {
 	}
 	group := dev.CreateBindGroup(layout, entries)
 	objs = append(objs, group)
-	backSize := align4(uint64(len(d.dst)))
-	back := dev.CreateBuffer(backSize, wgpu.UsageMapRead|wgpu.UsageCopyDst)
-	objs = append(objs, back)
 
-	enc := dev.CreateCommandEncoder()
-	objs = append(objs, enc)
-	pass := enc.BeginComputePass()
-	objs = append(objs, pass)
-	pass.SetPipeline(pipe)
-	pass.SetBindGroup(0, group)
-	pass.DispatchWorkgroups(d.groups[0], d.groups[1], d.groups[2])
-	pass.End()
-	enc.CopyBufferToBuffer(out, 0, back, 0, backSize)
-	cb := enc.Finish()
-	objs = append(objs, cb)
-	q.Submit(cb)
-
-	gerr, err := pop()
-	if err != nil {
-		return e.waitError(g, err, hostWait)
+	x := &xfer{e: e, g: g, deadline: d.deadline, timeout: timeout}
+	if err := x.upload(segs); err != nil {
+		return err
 	}
-	if gerr != nil {
-		switch {
-		case gerr.Type == wgpu.ErrorOutOfMemory:
-			return &kernel.Error{Kind: schema.ErrorResourceExhausted, Msg: "gpu: " + gerr.Error()}
-		case d.code != "" && gerr.Type == wgpu.ErrorValidation:
-			return &kernel.Error{Kind: schema.ErrorInvalidParams, Msg: fmt.Sprintf(
-				"gpu: the shader does not fit the job (entry point %q; it must bind the inputs at @group(0) @binding(0..%d) and the output at @binding(%d)): %s",
-				d.entry, len(d.inputs)-1, len(d.inputs), strings.TrimSpace(gerr.Msg))}
+	dispatch := func(enc *wgpu.CommandEncoder) {
+		pass := enc.BeginComputePass()
+		pass.SetPipeline(pipe)
+		pass.SetBindGroup(0, group)
+		pass.DispatchWorkgroups(d.groups[0], d.groups[1], d.groups[2])
+		pass.End()
+		pass.Release()
+	}
+	check := func() error {
+		gerr, err := pop()
+		if err != nil {
+			return e.waitError(g, err, hostWait)
 		}
-		return &kernel.Error{Kind: schema.ErrorLibraryFailed, Msg: "gpu: " + gerr.Error()}
+		if gerr != nil {
+			switch {
+			case gerr.Type == wgpu.ErrorOutOfMemory:
+				return &kernel.Error{Kind: schema.ErrorResourceExhausted, Msg: "gpu: " + gerr.Error()}
+			case d.code != "" && gerr.Type == wgpu.ErrorValidation:
+				return &kernel.Error{Kind: schema.ErrorInvalidParams, Msg: fmt.Sprintf(
+					"gpu: the shader does not fit the job (entry point %q; it must bind the inputs at @group(0) @binding(0..%d) and the output at @binding(%d)): %s",
+					d.entry, len(d.inputs)-1, len(d.inputs), strings.TrimSpace(gerr.Msg))}
+			}
+			return &kernel.Error{Kind: schema.ErrorLibraryFailed, Msg: "gpu: " + gerr.Error()}
+		}
+		return nil
 	}
-	if err := back.MapRead(0, backSize, timeout); err != nil {
-		return e.waitError(g, err, timeout)
-	}
-	view, err := back.Mapped(0, backSize)
-	if err != nil {
-		back.Unmap()
-		return e.waitError(g, err, timeout)
-	}
-	copy(d.dst, view)
-	back.Unmap()
-	return nil
+	return x.download(out, d.dst, dispatch, check)
 }

@@ -3,7 +3,8 @@
 package gpu
 
 // LiveJobObjects is the number of objects of the current device that are
-// neither cached pipelines nor resident buffers: what jobs left behind.
+// neither cached pipelines, resident buffers nor staging buffers: what jobs
+// left behind.
 func LiveJobObjects(l *Library) int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -11,7 +12,7 @@ func LiveJobObjects(l *Library) int64 {
 	if g == nil {
 		return 0
 	}
-	return g.dev.Live() - int64(len(g.pipes)+len(g.resident))
+	return g.dev.Live() - int64(g.kept())
 }
 
 // DestroyDevice destroys the current device, as a driver reset would lose it.
@@ -19,4 +20,24 @@ func DestroyDevice(l *Library) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.eng.gen.dev.Destroy()
+}
+
+// SetRingChunk sets the staging buffers' largest size (for the tuning test)
+// and returns the previous one.
+func SetRingChunk(l *Library, size uint64) uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	old := ringChunk
+	ringChunk = size
+	return old
+}
+
+// SetStagedUploads makes uploads go through the staging ring (on) or
+// wgpuQueueWriteBuffer (off), and returns the previous setting.
+func SetStagedUploads(l *Library, on bool) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	old := l.eng.stagedUploads
+	l.eng.stagedUploads = on
+	return old
 }

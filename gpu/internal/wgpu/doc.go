@@ -1,7 +1,9 @@
 // Package wgpu is a cgo binding of the parts of the standard webgpu.h C API
 // that compute needs: instance, adapter, device, queue, buffers, shader
 // modules with their compilation messages, compute pipelines, bind groups,
-// command encoding, mapping and read-back, and waits with timeouts.
+// command encoding, mapping (for reading, for writing, at creation), and
+// waits with timeouts. RequestDeviceToggles chains Dawn's toggles (a Dawn
+// extension) on the device descriptor.
 //
 // The implementation (Dawn's libwebgpu_wrapper.so here; wgpu-native exports
 // the same symbols) is not linked: Load opens it with dlopen at run time and

@@ -13,7 +13,7 @@
 	X(DeviceCreateComputePipeline) X(DeviceCreateBindGroup) X(DeviceCreateCommandEncoder) \
 	X(DevicePushErrorScope) X(DevicePopErrorScope) X(DeviceDestroy) X(DeviceRelease) \
 	X(QueueWriteBuffer) X(QueueSubmit) X(QueueOnSubmittedWorkDone) X(QueueRelease) \
-	X(BufferMapAsync) X(BufferGetConstMappedRange) X(BufferUnmap) X(BufferDestroy) X(BufferRelease) \
+	X(BufferMapAsync) X(BufferGetConstMappedRange) X(BufferGetMappedRange) X(BufferUnmap) X(BufferDestroy) X(BufferRelease) \
 	X(ShaderModuleGetCompilationInfo) X(ShaderModuleRelease) \
 	X(ComputePipelineGetBindGroupLayout) X(ComputePipelineRelease) \
 	X(BindGroupLayoutRelease) X(BindGroupRelease) \

@@ -218,7 +218,8 @@ static void on_device(WGPURequestDeviceStatus st, WGPUDevice d, WGPUStringView m
 	finish(r);
 }
 
-WGPUFuture wg_request_device(WGPUAdapter a, const char *label, wg_device_ctx *ctx, wg_result *r, WGPUStatus *limits_status) {
+WGPUFuture wg_request_device(WGPUAdapter a, const char *label, wg_device_ctx *ctx, wg_result *r, WGPUStatus *limits_status,
+	const char *const *toggles, size_t n_on, size_t n_off) {
 	// Ask for everything the adapter offers: left NULL, the limits are
 	// WebGPU's small defaults (256 MiB buffers) even on an H100.
 	WGPULimits want;
@@ -231,6 +232,15 @@ WGPUFuture wg_request_device(WGPUAdapter a, const char *label, wg_device_ctx *ct
 	d.deviceLostCallbackInfo.userdata1 = ctx;
 	d.uncapturedErrorCallbackInfo.callback = on_uncaptured;
 	d.uncapturedErrorCallbackInfo.userdata1 = ctx;
+	// Dawn copies the toggles' names during the call.
+	WGPUDawnTogglesDescriptor t = WGPU_DAWN_TOGGLES_DESCRIPTOR_INIT;
+	if (n_on + n_off > 0) {
+		t.enabledToggleCount = n_on;
+		t.enabledToggles = toggles;
+		t.disabledToggleCount = n_off;
+		t.disabledToggles = toggles + n_on;
+		d.nextInChain = &t.chain;
+	}
 	WGPURequestDeviceCallbackInfo cb = WGPU_REQUEST_DEVICE_CALLBACK_INFO_INIT;
 	cb.mode = WGPUCallbackMode_WaitAnyOnly;
 	cb.callback = on_device;
@@ -370,6 +380,7 @@ void wg_queue_write_buffer(WGPUQueue q, WGPUBuffer b, uint64_t off, const void *
 }
 void wg_queue_submit(WGPUQueue q, WGPUCommandBuffer c) { p_QueueSubmit(q, 1, &c); }
 const void *wg_buffer_mapped(WGPUBuffer b, size_t off, size_t size) { return p_BufferGetConstMappedRange(b, off, size); }
+void *wg_buffer_mapped_writable(WGPUBuffer b, size_t off, size_t size) { return p_BufferGetMappedRange(b, off, size); }
 void wg_buffer_unmap(WGPUBuffer b) { p_BufferUnmap(b); }
 void wg_buffer_destroy(WGPUBuffer b) { p_BufferDestroy(b); }
 void wg_buffer_release(WGPUBuffer b) { p_BufferRelease(b); }

@@ -65,7 +65,10 @@ WGPUStatus wg_adapter_info(WGPUAdapter a, WGPUAdapterInfo *info);
 void wg_adapter_info_free(WGPUAdapterInfo *info);
 WGPUStatus wg_adapter_limits(WGPUAdapter a, WGPULimits *l);
 // wg_request_device asks for a device with the adapter's own limits.
-WGPUFuture wg_request_device(WGPUAdapter a, const char *label, wg_device_ctx *ctx, wg_result *r, WGPUStatus *limits_status);
+// toggles (Dawn's, chained as a WGPUDawnTogglesDescriptor when n_on + n_off
+// > 0): names to enable, then names to disable.
+WGPUFuture wg_request_device(WGPUAdapter a, const char *label, wg_device_ctx *ctx, wg_result *r, WGPUStatus *limits_status,
+	const char *const *toggles, size_t n_on, size_t n_off);
 WGPUStatus wg_device_limits(WGPUDevice d, WGPULimits *l);
 
 WGPUBuffer wg_create_buffer(WGPUDevice d, uint64_t size, uint64_t usage, int mapped);
@@ -90,6 +93,7 @@ void wg_queue_release(WGPUQueue x);
 void wg_queue_write_buffer(WGPUQueue q, WGPUBuffer b, uint64_t off, const void *data, size_t size);
 void wg_queue_submit(WGPUQueue q, WGPUCommandBuffer c);
 const void *wg_buffer_mapped(WGPUBuffer b, size_t off, size_t size);
+void *wg_buffer_mapped_writable(WGPUBuffer b, size_t off, size_t size);
 void wg_buffer_unmap(WGPUBuffer b);
 void wg_buffer_destroy(WGPUBuffer b);
 void wg_buffer_release(WGPUBuffer b);

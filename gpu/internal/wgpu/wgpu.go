@@ -139,7 +139,10 @@ const (
 	UsageStorage  BufferUsage = 0x80
 )
 
-const mapModeRead = 0x1 // WGPUMapMode_Read
+const (
+	mapModeRead  = 0x1 // WGPUMapMode_Read
+	mapModeWrite = 0x2 // WGPUMapMode_Write
+)
 
 // ErrorFilter is a WGPUErrorFilter.
 type ErrorFilter uint32
@@ -338,15 +341,37 @@ func (a *Adapter) Limits() (Limits, error) {
 // RequestDevice asks for a device with all of the adapter's limits (not
 // WebGPU's small defaults).
 func (a *Adapter) RequestDevice(label string, timeout time.Duration) (*Device, error) {
+	return a.RequestDeviceToggles(label, timeout, nil, nil)
+}
+
+// RequestDeviceToggles is RequestDevice with Dawn's toggles enabled
+// (enable) and disabled (disable), chained as a WGPUDawnTogglesDescriptor
+// (a Dawn extension: with none, nothing is chained).
+func (a *Adapter) RequestDeviceToggles(label string, timeout time.Duration, enable, disable []string) (*Device, error) {
 	ctx := C.wg_device_ctx_new()
 	if ctx == nil {
 		return nil, errors.New("wgpu: out of C memory")
 	}
 	clabel := C.CString(label)
 	defer C.free(unsafe.Pointer(clabel))
+	names := append(append([]string(nil), enable...), disable...)
+	var toggles **C.char
+	if len(names) > 0 {
+		arr := unsafe.Slice((**C.char)(C.calloc(C.size_t(len(names)), C.size_t(unsafe.Sizeof((*C.char)(nil))))), len(names))
+		for i, n := range names {
+			arr[i] = C.CString(n)
+		}
+		defer func() {
+			for _, p := range arr {
+				C.free(unsafe.Pointer(p))
+			}
+			C.free(unsafe.Pointer(&arr[0]))
+		}()
+		toggles = &arr[0]
+	}
 	r := C.wg_result_new()
 	var lst C.WGPUStatus
-	f := C.wg_request_device(a.c, clabel, ctx, r, &lst)
+	f := C.wg_request_device(a.c, clabel, ctx, r, &lst, toggles, C.size_t(len(enable)), C.size_t(len(disable)))
 	if err := a.in.wait(f, r, timeout, "request device"); err != nil {
 		// ctx is leaked: a device that still comes is released by the
 		// callback, and its lost callback writes ctx.
@@ -474,6 +499,14 @@ func (d *Device) CreateBuffer(size uint64, usage BufferUsage) *Buffer {
 	return &Buffer{c: C.wg_create_buffer(d.c, C.uint64_t(size), C.uint64_t(usage), 0), d: d, size: size}
 }
 
+// CreateBufferMapped creates a buffer mapped at creation (any usage; size a
+// multiple of 4): write it through MappedWritable, then Unmap before the GPU
+// uses it.
+func (d *Device) CreateBufferMapped(size uint64, usage BufferUsage) *Buffer {
+	d.live.Add(1)
+	return &Buffer{c: C.wg_create_buffer(d.c, C.uint64_t(size), C.uint64_t(usage), 1), d: d, size: size}
+}
+
 // CreateShaderModule creates a module from WGSL source. An invalid source
 // gives a module whose CompilationInfo says why (and a validation error).
 func (d *Device) CreateShaderModule(code string) *ShaderModule {
@@ -575,8 +608,19 @@ func (b *Buffer) Size() uint64 { return b.size }
 // MapRead maps [off, off+size) for reading and waits for it. Both must be
 // multiples of 4 (off of 8).
 func (b *Buffer) MapRead(off, size uint64, timeout time.Duration) error {
+	return b.mapAsync(mapModeRead, off, size, timeout)
+}
+
+// MapWrite maps [off, off+size) of a MapWrite buffer for writing and waits
+// for it (until the GPU's use of the buffer ends). Both must be multiples
+// of 4 (off of 8).
+func (b *Buffer) MapWrite(off, size uint64, timeout time.Duration) error {
+	return b.mapAsync(mapModeWrite, off, size, timeout)
+}
+
+func (b *Buffer) mapAsync(mode uint64, off, size uint64, timeout time.Duration) error {
 	r := C.wg_result_new()
-	f := C.wg_map_async(b.c, mapModeRead, C.uint64_t(off), C.uint64_t(size), r)
+	f := C.wg_map_async(b.c, C.uint64_t(mode), C.uint64_t(off), C.uint64_t(size), r)
 	if err := b.d.in.wait(f, r, timeout, "map buffer"); err != nil {
 		return err
 	}
@@ -585,6 +629,19 @@ func (b *Buffer) MapRead(off, size uint64, timeout time.Duration) error {
 		return fmt.Errorf("wgpu: map buffer: %s (status %d)", C.GoString(r.msg), int(r.status))
 	}
 	return nil
+}
+
+// MappedWritable returns a writable view of a range mapped for writing (or
+// at creation), valid until Unmap.
+func (b *Buffer) MappedWritable(off, size uint64) ([]byte, error) {
+	if size == 0 {
+		return nil, nil
+	}
+	p := C.wg_buffer_mapped_writable(b.c, C.size_t(off), C.size_t(size))
+	if p == nil {
+		return nil, errors.New("wgpu: wgpuBufferGetMappedRange returned NULL")
+	}
+	return unsafe.Slice((*byte)(p), size), nil
 }
 
 // Mapped returns a view of a mapped range, valid until Unmap.
