@@ -178,7 +178,11 @@ func cmdRun(args []string) error {
 	if c.GPU.Enabled {
 		g, gerr := gpu.Open(ctx, gpu.Options{LibPath: c.GPU.Lib})
 		if gerr != nil {
-			log.Warn("serving without the gpu library", "reason", gerr)
+			// Jobs for gpu get libraryUnavailable with the reason.
+			log.Warn("the gpu library is unavailable", "reason", gerr)
+			if err := reg.Add(gpu.Unavailable(gerr)); err != nil {
+				return err
+			}
 		} else {
 			defer g.Close()
 			if err := reg.Add(g); err != nil {
