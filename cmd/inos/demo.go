@@ -153,7 +153,7 @@ func cmdDemo(args []string) error {
 		"%d rounds of %d jobs each: a %d×%d photo resized, filtered and encoded by the sandboxed image library,\n"+
 		"hashed, signed and verified, encrypted and decrypted by the crypto library, and bad jobs refused.\n",
 		*producers, region, *rounds, len(demoSteps), demoPhotoW, demoPhotoH)
-	node := exec.Command(exe, "run", "--log-level", "warn", "--region", region, "--heap-mib", "1024", "--cache-dir", *cacheDir)
+	node := exec.Command(exe, "run", "--log-level", "warn", "--region", region, "--heap-mib", "1024", "--cache-dir", *cacheDir, "--gpu=false")
 	node.Stderr = os.Stderr
 	node.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	t0 := time.Now()

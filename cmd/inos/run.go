@@ -179,7 +179,7 @@ func cmdRun(args []string) error {
 		g, gerr := gpu.Open(ctx, gpu.Options{LibPath: c.GPU.Lib})
 		if gerr != nil {
 			// Jobs for gpu get libraryUnavailable with the reason.
-			log.Warn("the gpu library is unavailable", "reason", gerr)
+			log.Info("the gpu library is unavailable", "reason", gerr)
 			if err := reg.Add(gpu.Unavailable(gerr)); err != nil {
 				return err
 			}
