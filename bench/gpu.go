@@ -97,7 +97,7 @@ func RunGPU(l *gpu.Library, o GPUOptions, rep *GPUReporter) error {
 	}
 	add := func(r GPURow, res gpu.BenchResult) GPURow {
 		r.Device, r.Path, r.Count, r.Batch = dev, "gpu", len(res.Samples), res.Batch
-		r.P50, r.P99 = pct(res.Samples, 50), pct(res.Samples, 99)
+		r.P50, r.P99 = p50p99(res.Samples)
 		if res.Bytes > 0 && r.P50 > 0 {
 			r.GBps = float64(res.Bytes) * float64(res.Batch) / float64(r.P50)
 		}
@@ -107,8 +107,8 @@ func RunGPU(l *gpu.Library, o GPUOptions, rep *GPUReporter) error {
 		return r
 	}
 	cpuRow := func(scenario, size string, batch int, bytes, flops uint64, ds []time.Duration) GPURow {
-		r := GPURow{Scenario: scenario, Device: "cpu", Path: "cpu", Size: size, Count: len(ds), Batch: batch,
-			P50: pct(ds, 50), P99: pct(ds, 99)}
+		r := GPURow{Scenario: scenario, Device: "cpu", Path: "cpu", Size: size, Count: len(ds), Batch: batch}
+		r.P50, r.P99 = p50p99(ds)
 		if bytes > 0 {
 			r.GBps = float64(bytes) * float64(batch) / float64(r.P50)
 		}
@@ -194,12 +194,14 @@ func containsFold(s, sub string) bool {
 	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }
 
-func pct(ds []time.Duration, q float64) int64 {
+// p50p99 returns the samples' median and 99th percentile, from one
+// histogram of them.
+func p50p99(ds []time.Duration) (p50, p99 int64) {
 	h := NewHistogram()
 	for _, d := range ds {
 		_ = h.RecordValue(int64(d))
 	}
-	return h.ValueAtQuantile(q)
+	return h.ValueAtQuantile(50), h.ValueAtQuantile(99)
 }
 
 func timeN(n int, f func()) []time.Duration {
