@@ -20,6 +20,8 @@ type insn struct {
 	start, end int32
 	flags      uint8
 	imm        uint32
+	pre        int32 // set by planDispatch: a charge before it, or noHeaderCharge
+	out        bool  // the charge before it branches out of its wrapped dispatch loop
 }
 
 // Value types the pass accepts in locals, block types, globals and select.
@@ -386,14 +388,49 @@ func (in *instrumenter) body(dst []byte, r *reader, params uint32) ([]byte, erro
 	}
 
 	if !loops || tables {
+		var wraps []wrap
+		if loops {
+			in.wraps, in.sites = planDispatch(ins, r.b, in.wraps, in.sites)
+			wraps = in.wraps
+		}
 		dst = append(dst, r.b[:declEnd]...)
 		dst = in.charge(dst, runCost(ins, 0))
+		w := 0    // the next wrap
+		rel := -1 // depth inside the wrapped loop (the loop's body: 1), -1 outside
 		for i := range ins {
-			if dst, err = in.copyInsn(dst, r, &ins[i]); err != nil {
+			x := &ins[i]
+			if w < len(wraps) && i == wraps[w].loop {
+				dst = append(dst, 0x03, 0x40, 0x02, 0x40) // loop $reenter; block $out
+				rel = 0
+			}
+			switch {
+			case x.pre > 0 && x.out && rel > 0:
+				dst = in.chargeOut(dst, int64(x.pre), uint32(rel))
+			case x.pre > 0:
+				dst = in.charge(dst, int64(x.pre))
+			}
+			if rel > 0 && x.flags&fBr != 0 {
+				dst = relabel(dst, r.b[x.start:x.end], uint32(rel))
+			} else if dst, err = in.copyInsn(dst, r, x); err != nil {
 				return dst, err
 			}
-			if ins[i].flags&fLoop != 0 {
+			if rel >= 0 {
+				if x.flags&fOpen != 0 {
+					rel++
+				} else if x.flags&fEnd != 0 {
+					rel--
+				}
+			}
+			if x.flags&fLoop != 0 && x.pre != noHeaderCharge {
 				dst = in.charge(dst, runCost(ins, i+1))
+			}
+			if w < len(wraps) && i == wraps[w].end+1 {
+				// end $out; call $hook; br $reenter; end $reenter; unreachable
+				dst = append(dst, 0x0B, 0x10)
+				dst = appendU32(dst, in.hook)
+				dst = append(dst, 0x0C, 0x00, 0x0B, 0x00)
+				rel = -1
+				w++
 			}
 		}
 		return dst, nil

@@ -95,6 +95,8 @@ type instrumenter struct {
 	funcParams    []uint32 // parameter count of each defined function
 
 	insns []insn // scratch for body, reused across functions
+	wraps []wrap // scratch for planDispatch
+	sites []int  // scratch for planDispatch
 }
 
 // header is the magic number and version 1.

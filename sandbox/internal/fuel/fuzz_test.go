@@ -23,6 +23,7 @@ import (
 func FuzzFuel(f *testing.F) {
 	for _, m := range [][]byte{
 		kitchenSink(), countdown(), nonMinimal(), envModule(), module(),
+		dispatchSum(op(0x00), []uint32{0, 1, 2, 2}, false), dispatchSum(op(0x01), []uint32{0, 1, 2, 3, 2}, true),
 		oneFunc(op(0x03, 0x40), op(0x0C, 0), end, end),
 	} {
 		f.Add(m)
