@@ -542,6 +542,17 @@ func runCost(ins []insn, i int) int64 {
 // to the second global.get, so a charge is one load, a subtraction, one
 // store and a predictable branch.
 func (in *instrumenter) charge(dst []byte, cost int64) []byte {
+	dst = in.subtract(dst, cost)
+	dst = append(dst, 0x04, 0x40, 0x10)
+	dst = appendU32(dst, in.hook)
+	return append(dst, 0x0B)
+}
+
+// subtract appends the part of a charge of the global before its branch:
+//
+//	global.get $fuel; i64.const cost; i64.sub; global.set $fuel
+//	global.get $fuel; i64.const 0; i64.lt_s
+func (in *instrumenter) subtract(dst []byte, cost int64) []byte {
 	dst = append(dst, 0x23)
 	dst = appendU32(dst, in.fuelGlobal)
 	dst = append(dst, 0x42)
@@ -550,9 +561,7 @@ func (in *instrumenter) charge(dst []byte, cost int64) []byte {
 	dst = appendU32(dst, in.fuelGlobal)
 	dst = append(dst, 0x23)
 	dst = appendU32(dst, in.fuelGlobal)
-	dst = append(dst, 0x42, 0x00, 0x53, 0x04, 0x40, 0x10)
-	dst = appendU32(dst, in.hook)
-	return append(dst, 0x0B)
+	return append(dst, 0x42, 0x00, 0x53)
 }
 
 // chargeCached appends the metering sequence for cost in a function that

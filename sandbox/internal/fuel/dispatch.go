@@ -231,15 +231,7 @@ func i32Const(code []byte, x *insn) (int32, bool) {
 // a call are spilled around it by wazero's register allocator, and a call
 // in a Go loop, however cold, cost image code 7-10%.
 func (in *instrumenter) chargeOut(dst []byte, cost int64, out uint32) []byte {
-	dst = append(dst, 0x23)
-	dst = appendU32(dst, in.fuelGlobal)
-	dst = append(dst, 0x42)
-	dst = appendS64(dst, cost)
-	dst = append(dst, 0x7D, 0x24)
-	dst = appendU32(dst, in.fuelGlobal)
-	dst = append(dst, 0x23)
-	dst = appendU32(dst, in.fuelGlobal)
-	dst = append(dst, 0x42, 0x00, 0x53, 0x0D)
+	dst = append(in.subtract(dst, cost), 0x0D)
 	return appendU32(dst, out)
 }
 

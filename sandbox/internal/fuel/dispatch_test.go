@@ -90,13 +90,7 @@ func TestDispatchLoop(t *testing.T) {
 				for _, quantum := range []int64{1, 7, 1000, 1 << 40} {
 					t.Run(fmt.Sprintf("%s/%s/n=%d/q=%d", engine.name, after.name, n, quantum), func(t *testing.T) {
 						m := newMeter(quantum, 1<<50)
-						ctx := withMeter(m)
-						mod, err := r.InstantiateWithConfig(ctx, instr, wazero.NewModuleConfig().WithName(""))
-						if err != nil {
-							t.Fatal(err)
-						}
-						defer mod.Close(ctx)
-						res, err := mod.ExportedFunction("f").Call(ctx, uint64(n))
+						res, err := callF(t, r, instr, m, uint64(n))
 						if err != nil {
 							t.Fatal(err)
 						}
@@ -120,17 +114,9 @@ func TestDispatchLoopForever(t *testing.T) {
 	r := newRuntime(t, wazero.NewRuntimeConfigCompiler())
 	for _, after := range [][]byte{op(0x00), op(0x01)} {
 		instr := mustInstrument(t, dispatchSum(after, []uint32{0, 1, 2, 2}, true))
-		m := newMeter(100, 100_000)
-		ctx := withMeter(m)
-		mod, err := r.InstantiateWithConfig(ctx, instr, wazero.NewModuleConfig().WithName(""))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = mod.ExportedFunction("f").Call(ctx, 5)
-		if !errors.Is(err, errBudget) {
+		if _, err := callF(t, r, instr, newMeter(100, 100_000), 5); !errors.Is(err, errBudget) {
 			t.Errorf("err = %v, want the budget error", err)
 		}
-		mod.Close(ctx)
 	}
 }
 
@@ -144,13 +130,7 @@ func TestNotADispatchLoop(t *testing.T) {
 	// called with it here; the shape alone decides).
 	instr := mustInstrument(t, dispatchSum(op(0x00), []uint32{0, 1, 2, 3, 2}, false))
 	m := newMeter(1000, 1<<50)
-	ctx := withMeter(m)
-	mod, err := r.InstantiateWithConfig(ctx, instr, wazero.NewModuleConfig().WithName(""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mod.Close(ctx)
-	res, err := mod.ExportedFunction("f").Call(ctx, 10)
+	res, err := callF(t, r, instr, m, 10)
 	if err != nil {
 		t.Fatal(err)
 	}

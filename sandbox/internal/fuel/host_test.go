@@ -91,3 +91,15 @@ func mustInstrument(t testing.TB, wasm []byte) []byte {
 	}
 	return out
 }
+
+// callF instantiates wasm under meter m and calls its export "f" with args.
+func callF(t testing.TB, r wazero.Runtime, wasm []byte, m *meter, args ...uint64) ([]uint64, error) {
+	t.Helper()
+	ctx := withMeter(m)
+	mod, err := r.InstantiateWithConfig(ctx, wasm, wazero.NewModuleConfig().WithName(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mod.Close(ctx)
+	return mod.ExportedFunction("f").Call(ctx, args...)
+}

@@ -265,13 +265,7 @@ func TestCostModel(t *testing.T) {
 	check := func(t *testing.T, wasm []byte, arg uint64, quantum, want int64) {
 		t.Helper()
 		m := newMeter(quantum, 1<<50)
-		ctx := withMeter(m)
-		mod, err := r.InstantiateWithConfig(ctx, mustInstrument(t, wasm), wazero.NewModuleConfig().WithName(""))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer mod.Close(ctx)
-		if _, err := mod.ExportedFunction("f").Call(ctx, arg); err != nil {
+		if _, err := callF(t, r, mustInstrument(t, wasm), m, arg); err != nil {
 			t.Fatal(err)
 		}
 		if got := m.consumed(); got != want {
@@ -316,13 +310,7 @@ func TestBudgetTraps(t *testing.T) {
 	instr := mustInstrument(t, countdown())
 	r := newRuntime(t, wazero.NewRuntimeConfigInterpreter())
 	m := newMeter(100, 1000)
-	ctx := withMeter(m)
-	mod, err := r.InstantiateWithConfig(ctx, instr, wazero.NewModuleConfig().WithName(""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = mod.ExportedFunction("f").Call(ctx, 1_000_000)
-	if !errors.Is(err, errBudget) {
+	if _, err := callF(t, r, instr, m, 1_000_000); !errors.Is(err, errBudget) {
 		t.Fatalf("err = %v, want the budget error", err)
 	}
 	if c := m.consumed(); c <= 1000 || c > 1000+5 {
