@@ -403,8 +403,15 @@ func TestStoppedProducerKeepsItsSlot(t *testing.T) {
 	p.expect(t, "ready")
 	time.Sleep(50 * time.Millisecond)
 	p.cmd.Process.Signal(syscall.SIGSTOP)
-	time.Sleep(600 * time.Millisecond)
+	// Housekeeping notices the stale heartbeat after StaleHeartbeat and
+	// its next turn; how soon depends on the machine's load (under -race
+	// on 2 busy cores 600 ms was once not enough), so wait for it.
+	stopped := time.Now()
 	st := n.Stats()
+	for st.Silent == 0 && time.Since(stopped) < 10*time.Second {
+		time.Sleep(10 * time.Millisecond)
+		st = n.Stats()
+	}
 	if st.Silent != 1 || st.Reclaimed != 0 {
 		t.Fatalf("stopped producer: %+v, want it reported silent once and not reclaimed", st)
 	}
