@@ -385,32 +385,55 @@ func TestRunObservability(t *testing.T) {
 		t.Errorf("chart: %v", err)
 	}
 
-	// The HDR interval log: the node writes one every metrics interval.
-	time.Sleep(1500 * time.Millisecond)
-	logs, _ := filepath.Glob(filepath.Join(dir, "hlog", "*.hlog"))
-	if len(logs) == 0 {
-		t.Fatal("no HDR interval log")
-	}
-	f, err := os.Open(logs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := hdrhistogram.NewHistogramLogReader(f)
+	// The HDR interval log: the node writes one every metrics interval;
+	// wait for the interval that holds the jobs (up to 15 s on a busy
+	// machine, rather than a fixed sleep).
 	var count int64
-	for {
-		h, err := r.NextIntervalHistogram()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if h == nil {
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		var err error
+		count, err = hlogCount(filepath.Join(dir, "hlog"), "crypto.sha256.exec")
+		if count >= 25 || time.Now().After(deadline) {
+			if err != nil {
+				t.Fatalf("HDR interval log: %v", err)
+			}
 			break
 		}
-		if h.Tag() == "crypto.sha256.exec" {
-			count += h.TotalCount()
-		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	if count != 25 {
 		t.Errorf("the HDR log holds %d crypto.sha256 exec samples, want 25", count)
 	}
+}
+
+// hlogCount sums the samples tagged tag in the HDR interval logs in dir,
+// read with hdrhistogram-go's own log reader, and returns the first error
+// it met (no log yet counts as one).
+func hlogCount(dir, tag string) (int64, error) {
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.hlog"))
+	if len(logs) == 0 {
+		return 0, errors.New("no HDR interval log")
+	}
+	var count int64
+	for _, name := range logs {
+		f, err := os.Open(name)
+		if err != nil {
+			return count, err
+		}
+		r := hdrhistogram.NewHistogramLogReader(f)
+		for {
+			h, err := r.NextIntervalHistogram()
+			if err != nil {
+				f.Close()
+				return count, fmt.Errorf("%s: %w", name, err)
+			}
+			if h == nil {
+				break
+			}
+			if h.Tag() == tag {
+				count += h.TotalCount()
+			}
+		}
+		f.Close()
+	}
+	return count, nil
 }
