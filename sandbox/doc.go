@@ -48,8 +48,9 @@
 // invalidParams; input the guest refuses (corrupt, truncated, a
 // decompression bomb) → invalidInput.
 //
-// Fuel: the pass charges per basic block at function entries and loop
-// headers and calls the host when the counter runs out; the host refills a
+// Fuel: the pass charges at function entries and loop headers (in Go's
+// dispatch loops, at the jumps that can close a cycle; see internal/fuel)
+// and calls the host when the counter runs out; the host refills a
 // quantum at a time from the job's budget and checks the deadline there,
 // so a runaway guest stops within about a millisecond of its timeout. The
 // guest's clocks and random source are wazero's deterministic ones, so a
