@@ -47,10 +47,10 @@ func GoGuestImports() []string {
 // ImageLimits are the product's defaults for the image library: 10 MB in,
 // 50 MB out, 5 s, memory for both plus working space, and 100e9 fuel. The
 // product card says 10e9 fuel, but our unit is about one wasm instruction
-// (internal/fuel's cost model), and guest code runs 14-20e9 of them a
+// (internal/fuel's cost model), and image code runs 12-16e9 of them a
 // second here: 10e9 stopped a 3000×2000 JPEG's resize to 1920×1080 after
 // 0.7 s, long before its 5 s timeout, and the 4000×3000 → 1920×1080 → JPEG
-// pipeline takes 42e9 (2.2 s). At 100e9 the timeout and the fuel bound a
+// pipeline takes 28.5e9 (2.1 s). At 100e9 the timeout and the fuel bound a
 // job alike.
 func ImageLimits() Limits {
 	return Limits{
