@@ -46,7 +46,7 @@ func GoGuestImports() []string {
 
 // ImageLimits are the product's defaults for the image library: 10 MB in,
 // 50 MB out, 5 s, memory for both plus working space, and 100e9 fuel. The
-// product card says 10e9 fuel, but our unit is about one wasm instruction
+// product card says 10e9 fuel, but our unit is a proxy for wasm instructions
 // (internal/fuel's cost model), and image code runs 12-16e9 of them a
 // second here: 10e9 stopped a 3000×2000 JPEG's resize to 1920×1080 after
 // 0.7 s, long before its 5 s timeout, and the 4000×3000 → 1920×1080 → JPEG
