@@ -49,6 +49,12 @@ type ZeroCopyRow struct {
 	// bytes: not between the producer and the guest.
 	GuestCopiesPerJob      float64 `json:"guest_copies_per_job"`
 	GuestBytesCopiedPerJob float64 `json:"guest_bytes_copied_per_job"`
+	// EngineCopiesPerJob are the bulk copies wazero makes moving a guest's
+	// machine stack to a larger one (its call frames, not job data: a few
+	// times in an instance's life, at whichever job first goes deeper),
+	// and their bytes; not in CopiesPerJob.
+	EngineCopiesPerJob      float64 `json:"engine_copies_per_job"`
+	EngineBytesCopiedPerJob float64 `json:"engine_bytes_copied_per_job"`
 	// SmallCopiesPerJob are the copies under 4 KiB (envelopes, params,
 	// the runtime's own), for the record.
 	SmallCopiesPerJob float64 `json:"small_copies_per_job"`
@@ -71,19 +77,20 @@ func (p *ZeroCopyReporter) Flush() {
 		return
 	}
 	tw := tabwriter.NewWriter(p.w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "job\tpath\tpayload\tjobs\tcopies/job\tbytes copied/job\tcopied/payload\tnode\tproducer\tguest copies/job\tguest bytes/job\tsmall/job\tp50\tp99\tmax\t")
+	fmt.Fprintln(tw, "job\tpath\tpayload\tjobs\tcopies/job\tbytes copied/job\tcopied/payload\tnode\tproducer\tguest copies/job\tguest bytes/job\tstack moves/job\tsmall/job\tp50\tp99\tmax\t")
 	for _, r := range p.rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.2f\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%.1f\t%s\t%s\t%s\t\n", r.Job, r.Path, bytesStr(r.PayloadBytes), r.Jobs,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.2f\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%.2f\t%.1f\t%s\t%s\t%s\t\n", r.Job, r.Path, bytesStr(r.PayloadBytes), r.Jobs,
 			r.CopiesPerJob, bytesStr(int(r.BytesCopiedPerJob)), r.CopiedOverPayload, r.NodeCopiesPerJob, r.ProdCopiesPerJob,
-			r.GuestCopiesPerJob, bytesStr(int(r.GuestBytesCopiedPerJob)), r.SmallCopiesPerJob, ns(r.P50), ns(r.P99), ns(r.Max))
+			r.GuestCopiesPerJob, bytesStr(int(r.GuestBytesCopiedPerJob)), r.EngineCopiesPerJob, r.SmallCopiesPerJob, ns(r.P50), ns(r.P99), ns(r.Max))
 	}
 	tw.Flush()
 	fmt.Fprintln(p.w, "\ncopies/job: memory copies of 4 KiB or more per job by the node's and the producer's own code")
 	fmt.Fprintln(p.w, "(runtime.memmove and libc memcpy/memmove, counted by eBPF uprobes), split into node and producer;")
 	fmt.Fprintln(p.w, "guest copies: those the guest's compiled wasm makes within its own memory (memory.copy), not between")
-	fmt.Fprintln(p.w, "producer and guest; small/job: copies under 4 KiB. shm: the producer's pages are mapped into the")
-	fmt.Fprintln(p.w, "guest; copy: the same guest with its input copied in and its output out, as copy-in/copy-out hosts")
-	fmt.Fprintln(p.w, "do. Latency is measured with the probe detached.")
+	fmt.Fprintln(p.w, "producer and guest; stack moves: wazero moving a guest's call stack to a larger one when a call")
+	fmt.Fprintln(p.w, "first goes deeper (10 KiB, doubling; a few times per instance); small/job: copies under 4 KiB.")
+	fmt.Fprintln(p.w, "shm: the producer's pages are mapped into the guest; copy: the same guest with its input copied in")
+	fmt.Fprintln(p.w, "and its output out, as copy-in/copy-out hosts do. Latency is measured with the probe detached.")
 }
 
 // zeroCopyPayloads are the payload sizes: each is a square RGBA image for
@@ -276,14 +283,17 @@ func zeroCopyRow(ctx context.Context, c *client.Client, probe *copyprobe.Probe, 
 	per := func(v uint64) float64 { return float64(v) / float64(jobs) }
 	row := ZeroCopyRow{
 		Path: path, Job: job.Library + "." + job.Method, PayloadBytes: payload, Jobs: int64(jobs),
-		CopiesPerJob:           per(node.Bulk + prod.Bulk),
-		BytesCopiedPerJob:      per(node.BulkBytes + prod.BulkBytes),
-		NodeCopiesPerJob:       per(node.Bulk),
-		ProdCopiesPerJob:       per(prod.Bulk),
-		GuestCopiesPerJob:      per(node.GuestBulk + prod.GuestBulk),
-		GuestBytesCopiedPerJob: per(node.GuestBulkBytes + prod.GuestBulkBytes),
-		SmallCopiesPerJob:      per(node.Copies() + prod.Copies() - node.Bulk - prod.Bulk - node.GuestBulk - prod.GuestBulk),
-		P50:                    h.ValueAtQuantile(50), P99: h.ValueAtQuantile(99), Max: h.Max(),
+		CopiesPerJob:            per(node.Bulk + prod.Bulk),
+		BytesCopiedPerJob:       per(node.BulkBytes + prod.BulkBytes),
+		NodeCopiesPerJob:        per(node.Bulk),
+		ProdCopiesPerJob:        per(prod.Bulk),
+		GuestCopiesPerJob:       per(node.GuestBulk + prod.GuestBulk),
+		GuestBytesCopiedPerJob:  per(node.GuestBulkBytes + prod.GuestBulkBytes),
+		EngineCopiesPerJob:      per(node.EngineBulk + prod.EngineBulk),
+		EngineBytesCopiedPerJob: per(node.EngineBulkBytes + prod.EngineBulkBytes),
+		SmallCopiesPerJob: per(node.Copies() + prod.Copies() - node.Bulk - prod.Bulk - node.GuestBulk - prod.GuestBulk -
+			node.EngineBulk - prod.EngineBulk),
+		P50: h.ValueAtQuantile(50), P99: h.ValueAtQuantile(99), Max: h.Max(),
 	}
 	row.CopiedOverPayload = row.BytesCopiedPerJob / float64(payload)
 	return row, nil

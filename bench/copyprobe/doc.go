@@ -12,14 +12,19 @@
 //   - a histogram of copy sizes by powers of two (bucket b holds sizes in
 //     [2^b, 2^(b+1)); bucket 0 also holds zero-length copies);
 //   - the number and byte total of bulk copies, those of BulkBytes (4 KiB)
-//     or more, in two classes by the caller (the return address, read at
+//     or more, in three classes by the caller (the return address, read at
 //     function entry from the top of the stack): the program's own code
-//     (an address in its executable's text), and code outside it — in the
+//     (an address in its executable's text), code outside it — in the
 //     node, the machine code wazero compiles from a guest, whose wasm
-//     memory.copy calls runtime.memmove. A guest's copies move bytes within
-//     its own memory (a library's internal buffering), never between the
-//     producer and the guest, which is what the zero-copy claim is about;
-//     they are counted apart so that both can be read.
+//     memory.copy calls runtime.memmove — and wazero's functions that move
+//     a guest's machine stack to a larger one (callEngine.growStack and
+//     cloneStack: the stack starts at 10 KiB and doubles when a call first
+//     goes deeper, a few times in an instance's life, at whichever job
+//     that happens in, e.g. a Go guest's first garbage collection). A
+//     guest's copies move bytes within its own memory (a library's
+//     internal buffering), a stack move the guest's call frames, never job
+//     data between the producer and the guest, which is what the zero-copy
+//     claim is about; they are counted apart so that all can be read.
 //
 // # Where the probe sits, and reading the length
 //

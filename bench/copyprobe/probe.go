@@ -29,14 +29,33 @@ const MaxSlots = 16
 
 // Per slot, the stats array holds the histogram, then the bulk copies
 // made by the program's own code (count, bytes), then those made by code
-// outside its executable's text (count, bytes): JIT-compiled wasm.
+// outside its executable's text (count, bytes): JIT-compiled wasm, then
+// those made by the engine functions (count, bytes).
 const (
-	slotStride     = Buckets + 4
-	bulkCount      = Buckets
-	bulkBytes      = Buckets + 1
-	guestBulkCount = Buckets + 2
-	guestBulkBytes = Buckets + 3
+	slotStride      = Buckets + 6
+	bulkCount       = Buckets
+	bulkBytes       = Buckets + 1
+	guestBulkCount  = Buckets + 2
+	guestBulkBytes  = Buckets + 3
+	engineBulkCount = Buckets + 4
+	engineBulkBytes = Buckets + 5
 )
+
+// engineFuncs are the functions whose copies New counts apart, as
+// EngineBulk: wazero's, moving a guest's machine stack to a larger one
+// when a call goes deeper than the guest has gone before (the stack starts
+// at 10 KiB and doubles; cloneStack copies the part in use). They copy the
+// guest's call frames, not job data, a few times in an instance's life, at
+// whichever job first goes deeper (a Go guest's first garbage collection,
+// say), so a benchmark's warm-up cannot be relied on to have made them.
+var engineFuncs = [...]string{
+	"github.com/tetratelabs/wazero/internal/engine/wazevo.(*callEngine).cloneStack",
+	"github.com/tetratelabs/wazero/internal/engine/wazevo.(*callEngine).growStack",
+}
+
+// maxEngineRanges bounds the functions a probe tells apart (each is two
+// comparisons in the program).
+const maxEngineRanges = 8
 
 // Offsets in x86-64 struct pt_regs.
 const (
@@ -61,6 +80,11 @@ type Counts struct {
 	// host and a guest.
 	GuestBulk      uint64
 	GuestBulkBytes uint64
+	// EngineBulk and EngineBulkBytes are the bulk copies called from the
+	// engine functions (for New, wazero's growing a guest's stack: the
+	// guest's call frames, moved a few times in an instance's life).
+	EngineBulk      uint64
+	EngineBulkBytes uint64
 }
 
 // Copies is the total number of copies counted.
@@ -81,6 +105,8 @@ func (c Counts) Sub(before Counts) Counts {
 	c.BulkBytes -= before.BulkBytes
 	c.GuestBulk -= before.GuestBulk
 	c.GuestBulkBytes -= before.GuestBulkBytes
+	c.EngineBulk -= before.EngineBulk
+	c.EngineBulkBytes -= before.EngineBulkBytes
 	return c
 }
 
@@ -113,6 +139,11 @@ type target struct {
 // the file, watched or not: a Go program's memmoves run several times
 // slower while the probe is attached. Detach it while timing anything.
 func New(goBinaries ...string) (*Probe, error) {
+	return newProbe(engineFuncs[:], goBinaries)
+}
+
+// newProbe is New with the engine functions given.
+func newProbe(engineFuncs, goBinaries []string) (*Probe, error) {
 	if runtime.GOARCH != "amd64" {
 		return nil, fmt.Errorf("copyprobe: %s is not supported (amd64 only)", runtime.GOARCH)
 	}
@@ -134,7 +165,12 @@ func New(goBinaries ...string) (*Probe, error) {
 			p.Close()
 			return nil, err
 		}
-		goProg, err := p.load("go_memmove", ptRegsCX, lo, hi)
+		engine, err := funcRanges(bin, engineFuncs)
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		goProg, err := p.load("go_memmove", ptRegsCX, lo, hi, engine)
 		if err != nil {
 			p.Close()
 			return nil, err
@@ -274,13 +310,42 @@ func textRange(bin string) (lo, hi uint64, err error) {
 	return lo, hi, nil
 }
 
+// funcRanges returns the address ranges [lo, hi) of the named functions
+// in the executable bin, those it has (a function may be inlined away or
+// not linked in), in a fixed-position executable only.
+func funcRanges(bin string, names []string) ([][2]uint64, error) {
+	f, err := elf.Open(bin)
+	if err != nil {
+		return nil, fmt.Errorf("copyprobe: %w", err)
+	}
+	defer f.Close()
+	if f.Type != elf.ET_EXEC || len(names) == 0 {
+		return nil, nil
+	}
+	syms, err := f.Symbols()
+	if err != nil {
+		return nil, fmt.Errorf("copyprobe: %s: %w", bin, err)
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	var ranges [][2]uint64
+	for _, s := range syms {
+		if want[s.Name] && s.Size > 0 && len(ranges) < maxEngineRanges {
+			ranges = append(ranges, [2]uint64{s.Value, s.Value + s.Size})
+		}
+	}
+	return ranges, nil
+}
+
 // load loads the counting program reading the length at lenOff of pt_regs
-// and counting a bulk copy whose caller is outside [textLo, textHi) as a
-// guest's.
-func (p *Probe) load(name string, lenOff int16, textLo, textHi uint64) (*ebpf.Program, error) {
+// and counting a bulk copy whose caller is in one of the engine ranges as
+// the engine's, outside [textLo, textHi) as a guest's.
+func (p *Probe) load(name string, lenOff int16, textLo, textHi uint64, engine [][2]uint64) (*ebpf.Program, error) {
 	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name: name, Type: ebpf.Kprobe, License: "Dual MIT/GPL",
-		Instructions: program(lenOff, p.slots.FD(), p.stats.FD(), textLo, textHi),
+		Instructions: program(lenOff, p.slots.FD(), p.stats.FD(), textLo, textHi, engine),
 	})
 	var verr *ebpf.VerifierError
 	switch {
@@ -300,7 +365,7 @@ func (p *Probe) libcTargets() error {
 	if err != nil {
 		return err
 	}
-	prog, err := p.load("libc_memcpy", ptRegsDX, 0, math.MaxUint64)
+	prog, err := p.load("libc_memcpy", ptRegsDX, 0, math.MaxUint64, nil)
 	if err != nil {
 		return err
 	}
@@ -370,7 +435,7 @@ func Check() error {
 	if p.stats, err = ebpf.NewMap(&ebpf.MapSpec{Name: "copy_stats", Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: MaxSlots * slotStride}); err != nil {
 		return fmt.Errorf("%w: %v", ErrNotPermitted, err)
 	}
-	_, err = p.load("check", ptRegsCX, 0, math.MaxUint64)
+	_, err = p.load("check", ptRegsCX, 0, math.MaxUint64, nil)
 	return err
 }
 
@@ -399,8 +464,12 @@ func (p *Probe) Read(slot int) (Counts, error) {
 			c.BulkBytes = v
 		case i == guestBulkCount:
 			c.GuestBulk = v
-		default:
+		case i == guestBulkBytes:
 			c.GuestBulkBytes = v
+		case i == engineBulkCount:
+			c.EngineBulk = v
+		default:
+			c.EngineBulkBytes = v
 		}
 	}
 	return c, nil
@@ -422,9 +491,10 @@ func (p *Probe) Close() error {
 
 // program counts one call: if the calling process has a slot, it adds one
 // to the size's histogram bucket and, for a bulk copy, one to the bulk
-// count and the length to the bulk bytes: the program's own if the return
-// address is in [textLo, textHi), the guest's otherwise.
-func program(lenOff int16, slotsFD, statsFD int, textLo, textHi uint64) asm.Instructions {
+// count and the length to the bulk bytes: the engine's if the return
+// address is in one of the engine ranges, else the program's own if it is
+// in [textLo, textHi), the guest's otherwise.
+func program(lenOff int16, slotsFD, statsFD int, textLo, textHi uint64, engine [][2]uint64) asm.Instructions {
 	// add: stats[index] += value (R7, the length) or += 1 (value R1).
 	// The lookup clobbers R1-R5, so 1 is loaded after it.
 	add := func(label string, index asm.Register, value asm.Register) asm.Instructions {
@@ -481,6 +551,18 @@ func program(lenOff int16, slotsFD, statsFD int, textLo, textHi uint64) asm.Inst
 		asm.FnProbeReadUser.Call(),
 		asm.LoadMem(asm.R1, asm.RFP, -16, asm.DWord),
 		asm.JNE.Imm(asm.R0, 0, "host"), // unreadable: count it as the program's
+	)
+	for i, r := range engine {
+		next := "engine_" + strconv.Itoa(i)
+		ins = append(ins,
+			asm.LoadImm(asm.R2, int64(r[0]), asm.DWord),
+			asm.JLT.Reg(asm.R1, asm.R2, next),
+			asm.LoadImm(asm.R2, int64(r[1]), asm.DWord),
+			asm.JLT.Reg(asm.R1, asm.R2, "engine"),
+			asm.Mov.Reg(asm.R2, asm.R2).WithSymbol(next), // a no-op to carry the label
+		)
+	}
+	ins = append(ins,
 		asm.LoadImm(asm.R2, int64(textLo), asm.DWord),
 		asm.JLT.Reg(asm.R1, asm.R2, "guest"),
 		asm.LoadImm(asm.R2, int64(textHi), asm.DWord),
@@ -503,6 +585,21 @@ func program(lenOff int16, slotsFD, statsFD int, textLo, textHi uint64) asm.Inst
 	ins = append(ins,
 		asm.Mov.Reg(asm.R9, asm.R8),
 		asm.Add.Imm(asm.R9, guestBulkBytes),
+	)
+	ins = append(ins, add("exit", asm.R9, asm.R7)...)
+	if len(engine) == 0 {
+		return append(ins, asm.Mov.Imm(asm.R0, 0).WithSymbol("exit"), asm.Return())
+	}
+	// The verifier refuses unreachable code: this part only with ranges.
+	ins = append(ins,
+		asm.Ja.Label("exit"),
+		asm.Mov.Reg(asm.R9, asm.R8).WithSymbol("engine"),
+		asm.Add.Imm(asm.R9, engineBulkCount),
+	)
+	ins = append(ins, add("exit", asm.R9, asm.R1)...)
+	ins = append(ins,
+		asm.Mov.Reg(asm.R9, asm.R8),
+		asm.Add.Imm(asm.R9, engineBulkBytes),
 	)
 	ins = append(ins, add("exit", asm.R9, asm.R7)...)
 	return append(ins,

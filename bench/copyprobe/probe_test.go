@@ -49,7 +49,7 @@ func (c *copier) do(t *testing.T, how string, n int) {
 // not counted.
 func TestProbeReadsKnownCopies(t *testing.T) {
 	c, bin := startCopier(t)
-	p, err := New(bin)
+	p, err := newProbe(append([]string{"main.engineCopy"}, engineFuncs[:]...), []string{bin})
 	if errors.Is(err, ErrNotPermitted) {
 		t.Skipf("eBPF uprobes are not permitted here: %v", err)
 	}
@@ -66,7 +66,7 @@ func TestProbeReadsKnownCopies(t *testing.T) {
 	// 3 MiB+7 is in [2^21, 2^22); 12345 in [2^13, 2^14); 300 in [2^8, 2^9).
 	want := map[int]uint64{21: 3, 13: 3, 8: 3}
 	wantBytes := uint64(3*(3<<20+7) + 3*12345)
-	for _, how := range []string{"go", "libc"} {
+	for _, how := range []string{"go", "engine", "libc"} {
 		if how == "libc" && p.LibcErr != nil {
 			t.Logf("libc not probed: %v", p.LibcErr)
 			continue
@@ -91,18 +91,44 @@ func TestProbeReadsKnownCopies(t *testing.T) {
 			}
 		}
 		// The copier's own small copies (fmt, bufio) are under 4 KiB.
-		if d.Bulk != 6 || d.BulkBytes != wantBytes || d.GuestBulk != 0 {
-			t.Errorf("%s: %d bulk copies of %d bytes (%d by JIT code), want 6 of %d (none)", how, d.Bulk, d.BulkBytes, d.GuestBulk, wantBytes)
+		// Those from the function named as an engine's count apart.
+		bulk, engine := d.Bulk, d.EngineBulk
+		bulkBytes, engineBytes := d.BulkBytes, d.EngineBulkBytes
+		if how == "engine" {
+			bulk, engine, bulkBytes, engineBytes = engine, bulk, engineBytes, bulkBytes
 		}
-		t.Logf("%s: %d copies, %d bulk, %d bulk bytes", how, d.Copies(), d.Bulk, d.BulkBytes)
+		if bulk != 6 || bulkBytes != wantBytes || d.GuestBulk != 0 || engine != 0 || engineBytes != 0 {
+			t.Errorf("%s: %d bulk copies of %d bytes (%d by JIT code), %d of %d bytes in the other class; want 6 of %d, none, none",
+				how, bulk, bulkBytes, d.GuestBulk, engine, engineBytes, wantBytes)
+		}
+		t.Logf("%s: %d copies, %d bulk, %d bulk bytes, %d by the engine function", how, d.Copies(), d.Bulk, d.BulkBytes, d.EngineBulk)
+	}
+
+	// wazero growing a guest's stack: a recursion 100000 deep takes it
+	// from 10 KiB to megabytes, in several moves, each counted apart.
+	c.do(t, "wasminit", 0)
+	before, err := p.Read(slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.do(t, "wasm", 100000)
+	after, err := p.Read(slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := after.Sub(before); d.EngineBulk == 0 || d.Bulk != 0 || d.GuestBulk != 0 {
+		t.Errorf("a deep wasm call: %d stack moves (%d bytes), %d other bulk copies, %d by JIT code; want moves and nothing else",
+			d.EngineBulk, d.EngineBulkBytes, d.Bulk, d.GuestBulk)
+	} else {
+		t.Logf("a deep wasm call: %d stack moves, %d bytes", d.EngineBulk, d.EngineBulkBytes)
 	}
 
 	if err := p.slots.Delete(uint32(c.cmd.Process.Pid)); err != nil {
 		t.Fatal(err)
 	}
-	before, _ := p.Read(slot)
+	before, _ = p.Read(slot)
 	c.do(t, "go", 3<<20+7)
-	after, _ := p.Read(slot)
+	after, _ = p.Read(slot)
 	if d := after.Sub(before); d.Copies() != 0 {
 		t.Errorf("a process no longer watched was counted: %d copies", d.Copies())
 	}

@@ -259,7 +259,7 @@ func TestZeroCopyProof(t *testing.T) {
 			t.Fatal(err)
 		}
 		rows++
-		t.Logf("%-20s %-4s %9d B: %.2f bulk copies/job, %.0f B/job (guest-internal %.2f)", r.Job, r.Path, r.PayloadBytes, r.CopiesPerJob, r.BytesCopiedPerJob, r.GuestCopiesPerJob)
+		t.Logf("%-20s %-4s %9d B: %.2f bulk copies/job, %.0f B/job (guest-internal %.2f, stack moves %.2f)", r.Job, r.Path, r.PayloadBytes, r.CopiesPerJob, r.BytesCopiedPerJob, r.GuestCopiesPerJob, r.EngineCopiesPerJob)
 		want := 1.0 // the input copied in
 		if strings.HasSuffix(r.Job, ".invert") {
 			want = 2 // and the output copied out
