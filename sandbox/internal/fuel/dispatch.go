@@ -83,8 +83,11 @@ func planDispatch(ins []insn, code []byte, wraps []wrap, sites []int) ([]wrap, [
 	for i := range ins {
 		ins[i].pre, ins[i].out = 0, false
 	}
+	// A loop inside a dispatch loop keeps its header charge, dispatch or
+	// not: each instruction is then walked once, whatever the nesting.
+	outerEnd := -1
 	for i := range ins {
-		if ins[i].flags&fLoop == 0 {
+		if ins[i].flags&fLoop == 0 || i < outerEnd {
 			continue
 		}
 		d, ok := matchDispatch(ins, code, i)
@@ -93,11 +96,11 @@ func planDispatch(ins []insn, code []byte, wraps []wrap, sites []int) ([]wrap, [
 		}
 		var end int
 		end, sites = markDispatch(ins, code, i, d, sites[:0])
-		nested := len(wraps) > 0 && i < wraps[len(wraps)-1].end
+		outerEnd = end
 		// The wrap's loop and block take nothing from the stack, so the
 		// dispatch loop must not either.
 		empty := code[ins[i].start+1] == 0x40
-		if end+1 < len(ins) && code[ins[end+1].start] == opUnreachable && empty && !nested {
+		if end+1 < len(ins) && code[ins[end+1].start] == opUnreachable && empty {
 			wraps = append(wraps, wrap{loop: i, end: end})
 			for _, j := range sites {
 				ins[j].out = true
@@ -185,9 +188,9 @@ func markDispatch(ins []insn, code []byte, at int, d *dispatchTable, sites []int
 	return len(ins), sites // not reached in a body that decoded
 }
 
-// targets reports whether branch x, at depth (relative to the loop, which
-// is depth 0 from inside: a label l at depth d targets the label opened at
-// depth d-l) may branch to the loop.
+// targets reports whether branch x may branch to the loop. depth counts
+// the labels open at x inside the loop, the loop's own included: label l
+// targets the construct opened at depth depth-l, so the loop is depth-1.
 func targets(code []byte, x *insn, depth int) bool {
 	if code[x.start] != opBrTable {
 		return int64(x.imm) == int64(depth-1)
