@@ -567,41 +567,25 @@ func program(lenOff int16, slotsFD, statsFD int, textLo, textHi uint64, engine [
 		asm.JLT.Reg(asm.R1, asm.R2, "guest"),
 		asm.LoadImm(asm.R2, int64(textHi), asm.DWord),
 		asm.JGE.Reg(asm.R1, asm.R2, "guest"),
-		asm.Mov.Reg(asm.R9, asm.R8).WithSymbol("host"),
-		asm.Add.Imm(asm.R9, bulkCount),
 	)
-	ins = append(ins, add("exit", asm.R9, asm.R1)...)
-	ins = append(ins,
-		asm.Mov.Reg(asm.R9, asm.R8),
-		asm.Add.Imm(asm.R9, bulkBytes),
-	)
-	ins = append(ins, add("exit", asm.R9, asm.R7)...)
-	ins = append(ins,
-		asm.Ja.Label("exit"),
-		asm.Mov.Reg(asm.R9, asm.R8).WithSymbol("guest"),
-		asm.Add.Imm(asm.R9, guestBulkCount),
-	)
-	ins = append(ins, add("exit", asm.R9, asm.R1)...)
-	ins = append(ins,
-		asm.Mov.Reg(asm.R9, asm.R8),
-		asm.Add.Imm(asm.R9, guestBulkBytes),
-	)
-	ins = append(ins, add("exit", asm.R9, asm.R7)...)
-	if len(engine) == 0 {
-		return append(ins, asm.Mov.Imm(asm.R0, 0).WithSymbol("exit"), asm.Return())
+	// count adds one copy of R7 bytes to the class whose count is at
+	// index (its bytes at index+1), starting at the label, then exits.
+	count := func(label string, index int32) asm.Instructions {
+		ins := asm.Instructions{
+			asm.Mov.Reg(asm.R9, asm.R8).WithSymbol(label),
+			asm.Add.Imm(asm.R9, index),
+		}
+		ins = append(ins, add("exit", asm.R9, asm.R1)...)
+		ins = append(ins, asm.Mov.Reg(asm.R9, asm.R8), asm.Add.Imm(asm.R9, index+1))
+		ins = append(ins, add("exit", asm.R9, asm.R7)...)
+		return append(ins, asm.Ja.Label("exit"))
 	}
-	// The verifier refuses unreachable code: this part only with ranges.
-	ins = append(ins,
-		asm.Ja.Label("exit"),
-		asm.Mov.Reg(asm.R9, asm.R8).WithSymbol("engine"),
-		asm.Add.Imm(asm.R9, engineBulkCount),
-	)
-	ins = append(ins, add("exit", asm.R9, asm.R1)...)
-	ins = append(ins,
-		asm.Mov.Reg(asm.R9, asm.R8),
-		asm.Add.Imm(asm.R9, engineBulkBytes),
-	)
-	ins = append(ins, add("exit", asm.R9, asm.R7)...)
+	ins = append(ins, count("host", bulkCount)...)
+	ins = append(ins, count("guest", guestBulkCount)...)
+	// The verifier refuses unreachable code: this class only with ranges.
+	if len(engine) > 0 {
+		ins = append(ins, count("engine", engineBulkCount)...)
+	}
 	return append(ins,
 		asm.Mov.Imm(asm.R0, 0).WithSymbol("exit"),
 		asm.Return(),
