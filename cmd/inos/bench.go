@@ -49,7 +49,7 @@ func cmdBench(args []string) error {
 	spin := fs.Duration("spin", shm.DefaultSpin, "spin before parking, node and producer")
 	rate := fs.Float64("rate", 10000, "open-loop send rate, per second")
 	depth := fs.Int("depth", 256, "jobs in flight in the throughput scenario")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseBenchFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	if *quick && !isFlagSet(fs, "duration") {
@@ -87,11 +87,8 @@ func cmdBenchArena(args []string) error {
 	arenaMiB := fs.Uint64("arena-mib", 0, "arena size in MiB (default 256; quick 64)")
 	seed := fs.Uint64("seed", 1, "trace seed; the same seed replays the same traces")
 	dur := fs.Duration("duration", 0, "cap on one trace's replay on one allocator (default 2m; quick 5s)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseBenchFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q\n%s", fs.Args(), benchUsage)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -114,11 +111,8 @@ func cmdBenchSandbox(args []string) error {
 	cacheDir := fs.String("cache-dir", defaultCacheDir(), "wazero's compilation cache (\"\" for none)")
 	inProcess := fs.Bool("in-process", false, "run the node in this process instead of a child process")
 	scenarios := fs.String("scenarios", "", "comma-separated scenarios to run (empty_call,payload,fuel,image_pipeline,blake3,sha256; default all)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseBenchFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q\n%s", fs.Args(), benchUsage)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -151,11 +145,8 @@ func cmdBenchZeroCopy(args []string) error {
 	quick := fs.Bool("quick", false, "10 jobs per row (3 at 64 MiB)")
 	jobs := fs.Int("jobs", 0, "jobs per row (default 40, 10 at 64 MiB; quick 10, 3)")
 	cacheDir := fs.String("cache-dir", defaultCacheDir(), "wazero's compilation cache (\"\" for none)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseBenchFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q\n%s", fs.Args(), benchUsage)
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -186,7 +177,7 @@ func cmdBenchGPU(args []string) error {
 	lib := fs.String("webgpu-lib", "", "the webgpu.h library (default $WEBGPU_LIB; scripts/webgpu.sh installs Dawn's)")
 	peak := fs.Float64("peak-gbps", 0, "the device's memory bandwidth, GB/s (default: 3350 on an H100)")
 	link := fs.Float64("link-gbps", 0, "the host link's bandwidth, GB/s (default: 63, PCIe 5.0 x16, on an H100)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseBenchFlags(fs, args); err != nil {
 		return err
 	}
 	l, err := gpu.Open(context.Background(), gpu.Options{LibPath: *lib})
@@ -202,6 +193,18 @@ func cmdBenchGPU(args []string) error {
 	err = bench.RunGPU(l, bench.GPUOptions{Quick: *quick, PeakGBps: *peak, LinkGBps: *link}, rep)
 	rep.Flush()
 	return err
+}
+
+// parseBenchFlags parses a bench subcommand's flags; the subcommands take
+// no arguments besides them.
+func parseBenchFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q\n%s", fs.Args(), benchUsage)
+	}
+	return nil
 }
 
 // defaultCacheDir is where wazero keeps compiled guests between runs.
