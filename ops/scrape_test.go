@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/inos-node/node/internal/nodetest"
 )
 
 // lookTool finds a command of Debian's prometheus package, or skips the
@@ -76,7 +77,7 @@ scrape_configs:
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	promAddr := freeAddr(t)
+	promAddr := nodetest.FreeAddr(t)
 	var log bytes.Buffer
 	cmd := exec.Command(prom,
 		"--config.file="+filepath.Join(dir, "prometheus.yml"),
@@ -180,15 +181,4 @@ func query(u string) (sample, value string, err error) {
 	}
 	v, _ := r.Data.Result[0].Value[1].(string)
 	return string(body), v, nil
-}
-
-// freeAddr returns a loopback address whose port was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

@@ -10,7 +10,6 @@ import (
 	_ "image/jpeg" // the checks decode the outputs
 	_ "image/png"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,6 +25,7 @@ import (
 	"github.com/inos-node/node/bench/copyprobe"
 	"github.com/inos-node/node/client"
 	"github.com/inos-node/node/guests/imagelib/sample"
+	"github.com/inos-node/node/internal/nodetest"
 	"github.com/inos-node/node/schema"
 )
 
@@ -276,17 +276,6 @@ func TestZeroCopyProof(t *testing.T) {
 	}
 }
 
-// freeAddr returns a loopback address no one listens on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // TestRunObservability starts `inos run` with its HTTP endpoint and HDR
 // logs, pushes jobs through it, and checks what operators read: /readyz and
 // /healthz, /metrics, `inos stats` (the percentile table, the SLOs, the
@@ -297,7 +286,7 @@ func TestRunObservability(t *testing.T) {
 		t.Skip("starts a node")
 	}
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := nodetest.FreeAddr(t)
 	region := fmt.Sprintf("obs-%d", os.Getpid())
 	cfgFile := filepath.Join(dir, "inos.toml")
 	// A config file, with flags over it: the breaker opens after 5 of 10.

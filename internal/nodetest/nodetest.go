@@ -1,6 +1,7 @@
 // Package nodetest runs a node in a test's process, serving a registry on
 // a fresh region, with a producer attached: the rig of the tests that go
-// through the whole job path without a second process.
+// through the whole job path without a second process. FreeAddr gives the
+// tests of the node's HTTP endpoint a port to listen on.
 package nodetest
 
 import (
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -47,4 +49,15 @@ func Start(t testing.TB, reg *kernel.Registry, heapBytes uint64) *client.Client 
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// FreeAddr returns a loopback address whose port was free a moment ago.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
