@@ -2,6 +2,9 @@
 
 package gpu
 
+// SaxpyWGSL is the library's saxpy kernel, the tuning test's baseline.
+const SaxpyWGSL = saxpyWGSL
+
 // LiveJobObjects is the number of objects of the current device that are
 // neither cached pipelines, resident buffers nor staging buffers: what jobs
 // left behind.

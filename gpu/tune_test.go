@@ -35,23 +35,8 @@ func TestTune(t *testing.T) {
 	l := open(t, gpu.Limits{})
 	info := l.Info()
 	t.Logf("device: %s (%s, %s)", info.Device, info.Type, info.Description)
-	n, xfer := uint64(1<<20), uint64(16<<20)
-	if info.Type == "DiscreteGPU" {
-		n, xfer = 1<<26, 256<<20
-	}
-	if err := wgpu.Load(info.LibPath); err != nil {
-		t.Fatal(err)
-	}
-	in, err := wgpu.NewInstance()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Release()
-	ad, err := in.RequestAdapter(wgpu.AdapterOptions{Backend: wgpu.BackendVulkan, Power: wgpu.PowerHighPerformance}, 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ad.Release()
+	n, xfer := tuneSizes(info)
+	ad := rawAdapter(t, info.LibPath)
 	for _, robust := range []bool{true, false} {
 		var off []string
 		if !robust {
@@ -241,23 +226,35 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 	return b.String()
 }
 
-// gridStride is the library's saxpy before tuning.
-const gridStride = `
-struct Params { a: f32, n4: u32, stride: u32, pad: u32 }
-@group(0) @binding(0) var<storage, read> xy: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> out: array<vec4<f32>>;
-@group(0) @binding(2) var<uniform> p: Params;
-
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-    var i = gid.x;
-    loop {
-        if (i >= p.n4) { break; }
-        out[i] = p.a * xy[i] + xy[p.n4 + i];
-        i = i + p.stride;
-    }
+// tuneSizes returns the saxpy length and the transfer size the tuning
+// tests use: full sizes on a discrete GPU, small ones elsewhere.
+func tuneSizes(info gpu.AdapterInfo) (n, xfer uint64) {
+	if info.Type == "DiscreteGPU" {
+		return 1 << 26, 256 << 20
+	}
+	return 1 << 20, 16 << 20
 }
-`
+
+// rawAdapter loads the webgpu.h library at path and returns its
+// high-performance Vulkan adapter, outside the gpu library (the tuning
+// tests make devices of their own); it is released when the test ends.
+func rawAdapter(t *testing.T, path string) *wgpu.Adapter {
+	t.Helper()
+	if err := wgpu.Load(path); err != nil {
+		t.Fatal(err)
+	}
+	in, err := wgpu.NewInstance()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(in.Release)
+	ad, err := in.RequestAdapter(wgpu.AdapterOptions{Backend: wgpu.BackendVulkan, Power: wgpu.PowerHighPerformance}, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ad.Release)
+	return ad
+}
 
 // grid2D splits groups into x×y (x ≤ 65535) with the least waste.
 func grid2D(groups uint64) (uint32, uint32) {
@@ -299,7 +296,7 @@ func (tr *tuneRig) saxpy(n uint64, devName string, full bool) {
 		if !full && g != 65535 {
 			continue
 		}
-		vs = append(vs, variant{fmt.Sprintf("grid-stride wg256 ×%d groups", g), gridStride, [3]uint32{uint32(min(uint64(g), (n4+255)/256)), 1, 1}, 0, 20})
+		vs = append(vs, variant{fmt.Sprintf("grid-stride wg256 ×%d groups", g), gpu.SaxpyWGSL, [3]uint32{uint32(min(uint64(g), (n4+255)/256)), 1, 1}, 0, 20})
 	}
 	type shape struct{ wg, per int }
 	shapes := []shape{{64, 1}, {128, 1}, {256, 1}, {512, 1}, {1024, 1}, {128, 2}, {256, 2}, {512, 2}, {128, 4}, {256, 4}}
@@ -718,10 +715,7 @@ func TestTuneSaxpyAB(t *testing.T) {
 	}
 	l := open(t, gpu.Limits{})
 	info := l.Info()
-	n, xfer := uint64(1<<20), uint64(16<<20)
-	if info.Type == "DiscreteGPU" {
-		n, xfer = 1<<26, 256<<20
-	}
+	n, xfer := tuneSizes(info)
 	t0 := time.Now()
 	stamp := func() string {
 		return fmt.Sprintf("[%s +%6.2fs]", time.Now().Format("15:04:05.000"), time.Since(t0).Seconds())
@@ -731,19 +725,7 @@ func TestTuneSaxpyAB(t *testing.T) {
 		slices.Sort(s)
 		return s[len(s)/2]
 	}
-	if err := wgpu.Load(info.LibPath); err != nil {
-		t.Fatal(err)
-	}
-	in, err := wgpu.NewInstance()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Release()
-	ad, err := in.RequestAdapter(wgpu.AdapterOptions{Backend: wgpu.BackendVulkan, Power: wgpu.PowerHighPerformance}, 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ad.Release()
+	ad := rawAdapter(t, info.LibPath)
 	dev, err := ad.RequestDevice("ab", 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -782,7 +764,7 @@ func TestTuneSaxpyAB(t *testing.T) {
 	binary.LittleEndian.PutUint32(ub[4:], uint32(n4))
 	binary.LittleEndian.PutUint32(ub[8:], groups*256)
 	q.WriteBuffer(u, 0, ub)
-	pipe := tr.pipeline(gridStride)
+	pipe := tr.pipeline(gpu.SaxpyWGSL)
 	defer pipe.Release()
 	layout := pipe.BindGroupLayout(0)
 	defer layout.Release()
