@@ -151,26 +151,17 @@ func newProbe(engineFuncs, goBinaries []string) (*Probe, error) {
 		return nil, fmt.Errorf("%w: %v", ErrNotPermitted, err)
 	}
 	p := &Probe{}
-	var err error
-	if p.slots, err = ebpf.NewMap(&ebpf.MapSpec{Name: "copy_slots", Type: ebpf.Hash, KeySize: 4, ValueSize: 4, MaxEntries: MaxSlots}); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNotPermitted, err)
-	}
-	if p.stats, err = ebpf.NewMap(&ebpf.MapSpec{Name: "copy_stats", Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: MaxSlots * slotStride}); err != nil {
+	if err := p.makeMaps(); err != nil {
 		p.Close()
-		return nil, fmt.Errorf("%w: %v", ErrNotPermitted, err)
+		return nil, err
 	}
 	for _, bin := range goBinaries {
-		lo, hi, err := textRange(bin)
+		g, err := readGoBinary(bin, engineFuncs)
 		if err != nil {
 			p.Close()
 			return nil, err
 		}
-		engine, err := funcRanges(bin, engineFuncs)
-		if err != nil {
-			p.Close()
-			return nil, err
-		}
-		goProg, err := p.load("go_memmove", ptRegsCX, lo, hi, engine)
+		goProg, err := p.load("go_memmove", ptRegsCX, g.textLo, g.textHi, g.engine)
 		if err != nil {
 			p.Close()
 			return nil, err
@@ -180,10 +171,10 @@ func newProbe(engineFuncs, goBinaries []string) (*Probe, error) {
 			p.Close()
 			return nil, fmt.Errorf("copyprobe: %s: %w", bin, err)
 		}
-		off, err := largeCopyPath(bin)
+		off := g.memmoveOff
 		where := fmt.Sprintf("%s:runtime.memmove+%#x (past the small-size branches)", bin, off)
-		if err != nil {
-			off, where = 0, fmt.Sprintf("%s:runtime.memmove (entry: %v)", bin, err)
+		if g.offErr != nil {
+			where = fmt.Sprintf("%s:runtime.memmove (entry: %v)", bin, g.offErr)
 		}
 		p.targets = append(p.targets, target{ex: ex, symbol: "runtime.memmove", prog: goProg, opts: &link.UprobeOptions{Offset: off}})
 		p.Attached = append(p.Attached, where)
@@ -234,16 +225,7 @@ func (p *Probe) Detach() error {
 // every small copy (millions a second), so probing the entry would slow
 // the node's guests many times over. At this point CX still holds n and
 // the return address is still at the top of the stack.
-func largeCopyPath(bin string) (uint64, error) {
-	f, err := elf.Open(bin)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	syms, err := f.Symbols()
-	if err != nil {
-		return 0, err
-	}
+func largeCopyPath(f *elf.File, syms []elf.Symbol) (uint64, error) {
 	var fn elf.Symbol
 	flags := map[uint64]bool{}
 	for _, s := range syms {
@@ -289,12 +271,7 @@ func largeCopyPath(bin string) (uint64, error) {
 // called from there is the program's own; from elsewhere, JIT code's. A
 // position-independent executable is loaded at an address known only at
 // run time: every copy then counts as the program's own.
-func textRange(bin string) (lo, hi uint64, err error) {
-	f, err := elf.Open(bin)
-	if err != nil {
-		return 0, 0, fmt.Errorf("copyprobe: %w", err)
-	}
-	defer f.Close()
+func textRange(f *elf.File) (lo, hi uint64, err error) {
 	if f.Type != elf.ET_EXEC {
 		return 0, math.MaxUint64, nil
 	}
@@ -305,26 +282,53 @@ func textRange(bin string) (lo, hi uint64, err error) {
 		}
 	}
 	if hi == 0 {
-		return 0, 0, fmt.Errorf("copyprobe: %s has no executable segment", bin)
+		return 0, 0, errors.New("no executable segment")
 	}
 	return lo, hi, nil
 }
 
-// funcRanges returns the address ranges [lo, hi) of the named functions
-// in the executable bin, those it has (a function may be inlined away or
-// not linked in), in a fixed-position executable only.
-func funcRanges(bin string, names []string) ([][2]uint64, error) {
+// goBinary is what the probe reads from a Go executable.
+type goBinary struct {
+	textLo, textHi uint64      // see textRange
+	engine         [][2]uint64 // the engine functions' code
+	memmoveOff     uint64      // where in runtime.memmove to probe
+	offErr         error       // why that is memmove's entry, if it is
+}
+
+// readGoBinary reads the executable bin's ELF file once for all the probe
+// needs from it.
+func readGoBinary(bin string, engineFuncs []string) (goBinary, error) {
+	var g goBinary
 	f, err := elf.Open(bin)
 	if err != nil {
-		return nil, fmt.Errorf("copyprobe: %w", err)
+		return g, fmt.Errorf("copyprobe: %w", err)
 	}
 	defer f.Close()
-	if f.Type != elf.ET_EXEC || len(names) == 0 {
-		return nil, nil
+	if g.textLo, g.textHi, err = textRange(f); err != nil {
+		return g, fmt.Errorf("copyprobe: %s: %w", bin, err)
 	}
 	syms, err := f.Symbols()
 	if err != nil {
-		return nil, fmt.Errorf("copyprobe: %s: %w", bin, err)
+		if f.Type == elf.ET_EXEC && len(engineFuncs) > 0 {
+			return g, fmt.Errorf("copyprobe: %s: %w", bin, err)
+		}
+		g.offErr = err
+		return g, nil
+	}
+	g.engine = funcRanges(f, syms, engineFuncs)
+	g.memmoveOff, g.offErr = largeCopyPath(f, syms)
+	if g.offErr != nil {
+		g.memmoveOff = 0
+	}
+	return g, nil
+}
+
+// funcRanges returns the address ranges [lo, hi) of the named functions
+// among syms, those the executable has (a function may be inlined away or
+// not linked in), in a fixed-position executable only.
+func funcRanges(f *elf.File, syms []elf.Symbol, names []string) [][2]uint64 {
+	if f.Type != elf.ET_EXEC || len(names) == 0 {
+		return nil
 	}
 	want := map[string]bool{}
 	for _, n := range names {
@@ -336,7 +340,7 @@ func funcRanges(bin string, names []string) ([][2]uint64, error) {
 			ranges = append(ranges, [2]uint64{s.Value, s.Value + s.Size})
 		}
 	}
-	return ranges, nil
+	return ranges
 }
 
 // load loads the counting program reading the length at lenOff of pt_regs
@@ -428,6 +432,16 @@ func Check() error {
 	}
 	p := &Probe{}
 	defer p.Close()
+	if err := p.makeMaps(); err != nil {
+		return err
+	}
+	_, err := p.load("check", ptRegsCX, 0, math.MaxUint64, nil)
+	return err
+}
+
+// makeMaps creates the probe's maps: the watched processes' slots and the
+// counts.
+func (p *Probe) makeMaps() error {
 	var err error
 	if p.slots, err = ebpf.NewMap(&ebpf.MapSpec{Name: "copy_slots", Type: ebpf.Hash, KeySize: 4, ValueSize: 4, MaxEntries: MaxSlots}); err != nil {
 		return fmt.Errorf("%w: %v", ErrNotPermitted, err)
@@ -435,8 +449,7 @@ func Check() error {
 	if p.stats, err = ebpf.NewMap(&ebpf.MapSpec{Name: "copy_stats", Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: MaxSlots * slotStride}); err != nil {
 		return fmt.Errorf("%w: %v", ErrNotPermitted, err)
 	}
-	_, err = p.load("check", ptRegsCX, 0, math.MaxUint64, nil)
-	return err
+	return nil
 }
 
 // Watch counts the copies of process pid in slot (0 ≤ slot < MaxSlots).
