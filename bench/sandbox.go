@@ -138,8 +138,9 @@ const sandboxMaxPayload = 64 << 20
 // libraries the sandbox benchmark measures: "bench" (the bench guest, its
 // buffers mapped), "bench-copy" (copied in and out), "bench-nofuel" (no
 // fuel pass), the built-in "image" and "crypto" guests with their product
-// limits (the image library's input and output raised to 64 MiB) and their
-// copy-in/copy-out twins "image-copy" and "crypto-copy", the host-side
+// limits (the image library's input and output raised to 64 MiB), their
+// copy-in/copy-out twins "image-copy" and "crypto-copy" and their twins
+// without the fuel pass "image-nofuel" and "crypto-nofuel", the host-side
 // "noop", and "benchstats" (method "get": the guest libraries' counters as
 // JSON, written to the job's output).
 func SandboxNode(ctx context.Context, region, cacheDir string, log *slog.Logger) error {
