@@ -530,8 +530,8 @@ func runCost(ins []insn, i int) int64 {
 	return int64(len(ins) - i)
 }
 
-// charge appends the metering sequence for cost in a function without
-// loops:
+// charge appends the metering sequence for cost in a function that
+// charges the global (one without loops, or with a br_table):
 //
 //	global.get $fuel; i64.const cost; i64.sub; global.set $fuel
 //	global.get $fuel; i64.const 0; i64.lt_s
